@@ -1,0 +1,149 @@
+"""Errors in the shop's words. A `Rejected` is a business outcome (recorded, never retried);
+a `TransientError` is a passing fault (retried, never turned into a rejection)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+
+class TillpostError(Exception):
+    """Root of every error tillpost raises on purpose."""
+
+
+class Rejected(TillpostError):
+    """A business rule failed: the request is recorded as REJECTED with `code` and `message`."""
+
+    code = "REJECTED"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class Invalid(Rejected):
+    """The request does not match the wire format; `errors` names each field and reason."""
+
+    code = "INVALID"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors), errors=[e.as_dict() for e in errors])
+
+
+@dataclass(frozen=True)
+class FieldError:
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}" if self.field else self.reason
+
+
+class UnknownOutlet(Rejected):
+    """The outlet code is not in the master data."""
+
+    code = "UNKNOWN_OUTLET"
+
+
+class UnknownSku(Rejected):
+    """A line names a SKU the outlet's company does not sell."""
+
+    code = "UNKNOWN_SKU"
+
+
+class UnknownCashier(Rejected):
+    """The cashier is not a user of the outlet's company."""
+
+    code = "UNKNOWN_CASHIER"
+
+
+class UnknownCustomer(Rejected):
+    """The customer code is not a customer of the outlet's company."""
+
+    code = "UNKNOWN_CUSTOMER"
+
+
+class UnknownOriginal(Rejected):
+    """A return names an original sale that was never posted for this company."""
+
+    code = "UNKNOWN_ORIGINAL"
+
+
+class ReturnExceedsSale(Rejected):
+    """A return gives back more of a SKU than its original sale sold (less earlier returns)."""
+
+    code = "RETURN_EXCEEDS_SALE"
+
+
+class TenderShort(Rejected):
+    """The tenders do not cover the amount due."""
+
+    code = "TENDER_SHORT"
+
+
+class TenderMismatch(Rejected):
+    """Non-cash tenders pay more than is due (change comes only out of cash)."""
+
+    code = "TENDER_MISMATCH"
+
+
+@dataclass(frozen=True)
+class Shortfall:
+    sku: str
+    on_hand: Decimal
+    wanted: Decimal
+
+
+class InsufficientStock(Rejected):
+    """The channel's oversell policy is REJECT and a line wants more than is on hand."""
+
+    code = "INSUFFICIENT_STOCK"
+
+    def __init__(self, shortfalls: list[Shortfall]) -> None:
+        self.shortfalls = shortfalls
+        text = ", ".join(f"{s.sku} (on hand {s.on_hand}, wanted {s.wanted})" for s in shortfalls)
+        super().__init__(
+            f"not enough stock: {text}",
+            shortfalls=[{"sku": s.sku, "on_hand": str(s.on_hand), "wanted": str(s.wanted)} for s in shortfalls],
+        )
+
+
+REASON_CODES = tuple(
+    cls.code
+    for cls in (
+        Invalid, UnknownOutlet, UnknownSku, UnknownCashier, UnknownCustomer, InsufficientStock,
+        TenderShort, TenderMismatch, UnknownOriginal, ReturnExceedsSale,
+    )
+)
+
+
+class TransientError(TillpostError):
+    """A passing fault (deadlock, lost connection) that outlived the in-process retries."""
+
+
+class ImportFailed(TillpostError):
+    """A master-data file had bad rows; nothing was imported. `problems` holds (line, message)."""
+
+    def __init__(self, kind: str, problems: list[tuple[int, str]]) -> None:
+        self.kind = kind
+        self.problems = problems
+        lines = "\n".join(f"  line {n}: {msg}" for n, msg in problems)
+        super().__init__(f"{kind}: {len(problems)} bad row(s), nothing imported\n{lines}")
+
+
+@dataclass
+class NotFound(TillpostError):
+    """A lookup by key found nothing (a CLI `show` of an unknown id)."""
+
+    what: str
+    key: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"no {self.what} {self.key!r}"

@@ -1,0 +1,275 @@
+"""Posting a sale request: THE place where a sale enters the ledger.
+
+`post_request` is the use case: one transaction that locks the request, decides its single
+outcome (POSTED, DUPLICATE, CONFLICT or REJECTED) and records it. The sale itself is written
+inside a savepoint, so a rejection found half-way (stock, say) rolls back every row the sale
+wrote and leaves only the REJECTED outcome.
+
+Lock order, always: intake row -> request key (advisory) -> original sale (returns) -> stock rows
+by product id (domain/stock.py).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Text, cast, func, insert, literal, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.db import in_transaction
+from domain.errors import (
+    InsufficientStock,
+    NotFound,
+    Rejected,
+    ReturnExceedsSale,
+    Shortfall,
+    UnknownCashier,
+    UnknownCustomer,
+    UnknownOriginal,
+    UnknownOutlet,
+)
+from domain.pricing import PricedSale, ProductInfo, price_sale
+from domain.requests import Kind, SaleRequest, parse_request
+from domain.stock import move_stock
+from domain.tables import (
+    Company,
+    Customer,
+    FollowUp,
+    Outlet,
+    Product,
+    Sale,
+    SaleLine,
+    SaleRequestRow,
+    StockDiscrepancy,
+    User,
+    sale_number,
+)
+from domain.tables import Tender as TenderRow
+
+FOLLOW_UPS = ("REORDER", "LOYALTY", "RECEIPT")
+
+
+@dataclass(frozen=True)
+class Posted:
+    """What one posting attempt decided; `sale_id` is set for POSTED and DUPLICATE."""
+
+    intake_id: int
+    outcome: str
+    sale_id: int | None = None
+    newly_posted: bool = False
+
+
+def post_request(sessions: sessionmaker[Session], intake_id: int) -> Posted:
+    """Post one received request in its own transaction (retried on deadlock or lost connection).
+
+    Safe to call twice or in parallel: a request whose outcome is already recorded is left as is.
+    """
+    return in_transaction(sessions, lambda session: decide(session, intake_id))
+
+
+def decide(session: Session, intake_id: int) -> Posted:
+    row = session.execute(
+        select(SaleRequestRow.payload, SaleRequestRow.outcome, SaleRequestRow.sale_id)
+        .where(SaleRequestRow.id == intake_id)
+        .with_for_update()
+    ).one_or_none()
+    if row is None:
+        raise NotFound("sale request", str(intake_id))
+    if row.outcome != "PENDING":
+        return Posted(intake_id, row.outcome, row.sale_id)
+    try:
+        request = parse_request(row.payload)
+        outlet = _outlet(session, request.outlet)
+        _lock_request_key(session, outlet.company_id, request.request_id)
+        fingerprint = request.fingerprint()
+        existing = session.execute(
+            select(Sale.id, Sale.fingerprint).where(
+                Sale.company_id == outlet.company_id, Sale.request_id == request.request_id
+            )
+        ).one_or_none()
+        if existing is not None:
+            same = existing.fingerprint == fingerprint
+            outcome = "DUPLICATE" if same else "CONFLICT"
+            _record(session, intake_id, outcome, sale_id=existing.id, existing_fingerprint=existing.fingerprint,
+                    company_id=outlet.company_id, fingerprint=fingerprint)
+            return Posted(intake_id, outcome, existing.id)
+        with session.begin_nested():
+            sale_id = write_sale(session, outlet, request, fingerprint, intake_id)
+    except Rejected as rejection:
+        _record(session, intake_id, "REJECTED", reason=rejection.code, message=rejection.message,
+                details=rejection.details or None)
+        return Posted(intake_id, "REJECTED")
+    _record(session, intake_id, "POSTED", sale_id=sale_id, company_id=outlet.company_id)
+    return Posted(intake_id, "POSTED", sale_id, newly_posted=True)
+
+
+def _record(session: Session, intake_id: int, outcome: str, **values: Any) -> None:
+    message = values.pop("message", None) or _message(outcome)
+    session.execute(
+        update(SaleRequestRow)
+        .where(SaleRequestRow.id == intake_id)
+        .values(outcome=outcome, message=message, processed_at=func.now(),
+                attempts=SaleRequestRow.attempts + 1, **values)
+    )
+
+
+def _message(outcome: str) -> str:
+    return {
+        "POSTED": "posted",
+        "DUPLICATE": "already posted with the same content; nothing new recorded",
+        "CONFLICT": "this request_id was already posted with different content; nothing new recorded",
+    }[outcome]
+
+
+def _lock_request_key(session: Session, company_id: int, request_id: str) -> None:
+    """Two submissions of one request_id are decided one after the other, never side by side."""
+    session.execute(select(func.pg_advisory_xact_lock(company_id, func.hashtext(request_id))))
+
+
+@dataclass(frozen=True)
+class _Outlet:
+    id: int
+    code: str
+    company_id: int
+    prices_include_gst: bool
+    oversell_pos: str
+    oversell_web: str
+
+
+def _outlet(session: Session, code: str) -> _Outlet:
+    found = session.execute(
+        select(Outlet.id, Outlet.code, Outlet.company_id, Company.prices_include_gst,
+               Company.oversell_pos, Company.oversell_web)
+        .join(Company, Company.id == Outlet.company_id)
+        .where(Outlet.code == code)
+    ).one_or_none()
+    if found is None:
+        raise UnknownOutlet(f"outlet {code!r} is not in the master data", outlet=code)
+    return _Outlet(*found)
+
+
+def write_sale(session: Session, outlet: _Outlet, request: SaleRequest, fingerprint: str, intake_id: int) -> int:
+    """Write sale, lines, tenders, stock movements and the follow-up outbox; raise on any rejection."""
+    company_id = outlet.company_id
+    products = _products(session, company_id, {line.sku for line in request.lines})
+    priced = price_sale(request, products, outlet.prices_include_gst)
+    cashier_id = _cashier(session, company_id, request.cashier)
+    customer_id = _customer(session, company_id, request.customer)
+    original_id = None
+    if request.kind is Kind.RETURN and request.original_request_id:
+        original_id, original_customer = _check_return(session, company_id, request)
+        customer_id = customer_id or original_customer
+    sale_id = _insert_sale(session, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id,
+                           intake_id)
+    _apply_stock(session, outlet, request, priced, sale_id)
+    session.execute(insert(FollowUp), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
+    return sale_id
+
+
+def _products(session: Session, company_id: int, skus: set[str]) -> dict[str, ProductInfo]:
+    rows = session.execute(
+        select(Product.id, Product.sku, Product.name, Product.price, Product.gst_rate, Product.track_inventory)
+        .where(Product.company_id == company_id, Product.sku.in_(skus))
+    )
+    return {row.sku: ProductInfo(*row) for row in rows}
+
+
+def _cashier(session: Session, company_id: int, username: str | None) -> int | None:
+    if username is None:
+        return None
+    found = session.scalar(select(User.id).where(User.company_id == company_id, User.username == username))
+    if found is None:
+        raise UnknownCashier(f"cashier {username!r} is not a user of this company", cashier=username)
+    return found
+
+
+def _customer(session: Session, company_id: int, code: str | None) -> int | None:
+    if code is None:
+        return None
+    found = session.scalar(select(Customer.id).where(Customer.company_id == company_id, Customer.code == code))
+    if found is None:
+        raise UnknownCustomer(f"customer {code!r} is not a customer of this company", customer=code)
+    return found
+
+
+def _check_return(session: Session, company_id: int, request: SaleRequest) -> tuple[int, int | None]:
+    """The original sale must exist; no SKU may come back more often than it was sold."""
+    original = session.execute(
+        select(Sale.id, Sale.customer_id)
+        .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == "sale")
+        .with_for_update()
+    ).one_or_none()
+    if original is None:
+        raise UnknownOriginal(f"original sale {request.original_request_id!r} was never posted for this company",
+                              original_request_id=request.original_request_id)
+    left: dict[str, Decimal] = defaultdict(Decimal)
+    already_back = (
+        select(SaleLine.sku, SaleLine.quantity)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where((Sale.id == original.id) | (Sale.original_sale_id == original.id))
+    )
+    for sku, quantity in session.execute(already_back):
+        left[sku] += quantity
+    wanted: dict[str, Decimal] = defaultdict(Decimal)
+    for line in request.lines:
+        wanted[line.sku] += line.quantity
+    over = {sku: qty for sku, qty in wanted.items() if qty > left[sku]}
+    if over:
+        text = ", ".join(f"{sku} (returning {qty}, returnable {left[sku]})" for sku, qty in sorted(over.items()))
+        raise ReturnExceedsSale(f"return exceeds the original sale: {text}",
+                                skus={sku: str(left[sku]) for sku in over})
+    return original.id, original.customer_id
+
+
+def _insert_sale(
+    session: Session, outlet: _Outlet, request: SaleRequest, priced: PricedSale, fingerprint: str,
+    cashier_id: int | None, customer_id: int | None, original_id: int | None, intake_id: int,
+) -> int:
+    number = literal(f"{outlet.code}-").concat(func.lpad(cast(sale_number.next_value(), Text), 8, "0"))
+    batch_id = select(SaleRequestRow.batch_id).where(SaleRequestRow.id == intake_id).scalar_subquery()
+    sale_id: int = session.execute(
+        insert(Sale).values(
+            company_id=outlet.company_id, request_id=request.request_id, fingerprint=fingerprint,
+            transaction_number=number, kind=request.kind.value, original_sale_id=original_id,
+            outlet_id=outlet.id, channel=request.channel.value, occurred_at=request.occurred_at,
+            cashier_id=cashier_id, customer_id=customer_id, batch_id=batch_id,
+            subtotal=priced.subtotal, tax=priced.tax, rounding_adjustment=priced.rounding_adjustment,
+            total=priced.total, tendered=priced.tendered, change_due=priced.change_due, notes=request.notes,
+        ).returning(Sale.id)
+    ).scalar_one()
+    session.execute(insert(SaleLine), [
+        {"sale_id": sale_id, "line_no": line.line_no, "product_id": line.product.id, "sku": line.product.sku,
+         "description": line.product.name, "quantity": line.quantity, "unit_price": line.unit_price,
+         "discount": line.discount, "amount": line.amount, "gst_rate": line.gst_rate, "tax": line.tax}
+        for line in priced.lines
+    ])
+    session.execute(insert(TenderRow), [
+        {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
+        for t in priced.tenders
+    ])
+    return sale_id
+
+
+def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced: PricedSale, sale_id: int) -> None:
+    changes: dict[int, Decimal] = defaultdict(Decimal)
+    skus: dict[int, str] = {}
+    for line in priced.lines:
+        if line.product.track_inventory:
+            changes[line.product.id] -= line.quantity  # quantity is negative on a return
+            skus[line.product.id] = line.product.sku
+    kind = "RETURN" if request.kind is Kind.RETURN else "SALE"
+    after = move_stock(session, outlet.id, changes, kind, sale_id)
+    below = {pid: on_hand for pid, on_hand in after.items() if on_hand < 0 and changes[pid] < 0}
+    if not below:
+        return
+    policy = outlet.oversell_web if request.channel.value == "web" else outlet.oversell_pos
+    if policy == "REJECT":
+        raise InsufficientStock([Shortfall(skus[pid], on_hand - changes[pid], -changes[pid])
+                                 for pid, on_hand in sorted(below.items())])
+    session.execute(insert(StockDiscrepancy), [
+        {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
+        for pid, on_hand in sorted(below.items())
+    ])

@@ -1,0 +1,169 @@
+"""The sale request: the one wire format every front-end produces (../shared/DOMAIN.md).
+
+`parse_request` turns raw JSON text or an already-decoded object into a `SaleRequest`, or raises
+`Invalid` naming each bad field (`lines[2].quantity: ...`). Money is Decimal end to end: JSON
+numbers are read exactly as written, and too many decimal places is an error, never rounded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from domain.errors import FieldError, Invalid
+
+
+class Kind(StrEnum):
+    SALE = "sale"
+    RETURN = "return"
+
+
+class Channel(StrEnum):
+    POS = "pos"
+    WEB = "web"
+
+
+class TenderMethod(StrEnum):
+    CASH = "CASH"
+    CARD = "CARD"
+    NETS = "NETS"
+    PAYNOW = "PAYNOW"
+    VOUCHER = "VOUCHER"
+    STORE_CREDIT = "STORE_CREDIT"
+
+
+def _decimal_input(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be a decimal number, not true/false")
+    if isinstance(value, float):
+        # A float that reached us was decoded by someone else; its shortest repr is what was written.
+        return Decimal(repr(value))
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError("must not have surrounding spaces")
+    return value
+
+
+def _places(limit: int) -> AfterValidator:
+    def check(value: Decimal) -> Decimal:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and -exponent > limit:
+            raise ValueError(f"has more than {limit} decimal places ({value})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _rfc3339(value: Any) -> Any:
+    if not isinstance(value, (str, datetime)):
+        raise ValueError("must be an RFC 3339 timestamp string with an offset")
+    return value
+
+
+Quantity = Annotated[Decimal, BeforeValidator(_decimal_input), Field(gt=0, allow_inf_nan=False), _places(3)]
+Price = Annotated[Decimal, BeforeValidator(_decimal_input), Field(ge=0, allow_inf_nan=False), _places(4)]
+Discount = Annotated[Decimal, BeforeValidator(_decimal_input), Field(ge=0, allow_inf_nan=False), _places(2)]
+Amount = Annotated[Decimal, BeforeValidator(_decimal_input), Field(gt=0, allow_inf_nan=False), _places(2)]
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+Code = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Line(_Strict):
+    sku: Code
+    quantity: Quantity
+    unit_price: Price | None = None
+    discount: Discount = Decimal("0")
+
+
+class Tender(_Strict):
+    method: TenderMethod
+    amount: Amount
+    reference: Annotated[str, Field(max_length=200)] | None = None
+
+
+class SaleRequest(_Strict):
+    request_id: Code
+    kind: Kind = Kind.SALE
+    original_request_id: Code | None = None
+    outlet: Code
+    channel: Channel = Channel.POS
+    occurred_at: Timestamp
+    cashier: Code | None = None
+    customer: Code | None = None
+    lines: Annotated[list[Line], Field(min_length=1, max_length=500)]
+    tenders: Annotated[list[Tender], Field(min_length=1, max_length=10)]
+    notes: Annotated[str, Field(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _rules_across_fields(self) -> SaleRequest:
+        if self.channel is Channel.POS and not self.cashier:
+            raise ValueError("cashier: required for channel pos")
+        if self.kind is Kind.SALE and self.original_request_id is not None:
+            raise ValueError("original_request_id: only allowed for kind return")
+        return self
+
+    def fingerprint(self) -> str:
+        """Same content, same fingerprint: decimals normalised, defaults filled in."""
+        return fingerprint_of(self.model_dump(mode="json"))
+
+
+def fingerprint_of(obj: Any) -> str:
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_normal_decimal)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _normal_decimal(value: Any) -> str:
+    if isinstance(value, Decimal):
+        return format(value.normalize(), "f")
+    raise TypeError(type(value).__name__)
+
+
+def decode(text: str | bytes) -> Any:
+    """JSON text to Python, with every number that has a fraction kept as an exact Decimal."""
+    return json.loads(text, parse_float=Decimal)
+
+
+def parse_request(raw: str | bytes | dict[str, Any]) -> SaleRequest:
+    """Validate one request, raising `Invalid` with a field path and reason per problem."""
+    try:
+        data = decode(raw) if isinstance(raw, (str, bytes)) else raw
+    except ValueError as exc:
+        raise Invalid([FieldError("", f"not valid JSON: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise Invalid([FieldError("", "a sale request must be a JSON object")])
+    try:
+        return SaleRequest.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid([_field_error(e) for e in exc.errors()]) from None
+
+
+def _field_error(error: Any) -> FieldError:
+    path = ""
+    for part in error["loc"]:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    reason = error["msg"].removeprefix("Value error, ")
+    if not path and ": " in reason:  # a rule across fields names its field first
+        path, reason = reason.split(": ", 1)
+    if error["type"] == "extra_forbidden":
+        reason = "unknown field"
+    elif error["type"] == "missing":
+        reason = "required"
+    return FieldError(path, reason)

@@ -1,0 +1,1 @@
+"""Alembic migrations for the ledger (run with `tillpost db upgrade`)."""

@@ -1,0 +1,1 @@
+"""Where tillpost runs: settings read from the environment, and the embedded servers."""

@@ -1,0 +1,76 @@
+"""Test services: a real PostgreSQL and Redis, never stand-ins.
+
+With TILLPOST_DATABASE_URL / TILLPOST_BROKER_URL set (CI sets them to the machine's servers) the
+tests use those; otherwise the embedded servers under TILLPOST_HOME (default ./.tillpost) start.
+Each test run gets its own fresh database, migrated with the project's own Alembic migrations.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, make_url, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.db import make_engine, session_factory
+from domain.schema import upgrade
+from domain.tables import Base
+from runtime import embedded, settings
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared; skip when it is absent, but fail in CI where it must be there."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        message = f"{path} is absent: this test reads real data from ../shared (never copied into the project)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def service_settings() -> settings.Settings:
+    configured = settings.load()
+    embedded.ensure_running(configured)
+    return settings.load()
+
+
+@pytest.fixture(scope="session")
+def database_url(service_settings: settings.Settings) -> Iterator[str]:
+    server = make_url(service_settings.database_url)
+    name = f"tillpost_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = server.set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = make_engine(database_url, pool_size=10, max_overflow=10)
+    yield eng
+    eng.dispose()
+
+
+TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    """A session factory on an emptied ledger (every table truncated before the test)."""
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    return session_factory(engine)

@@ -1,0 +1,92 @@
+"""Test builders: a small shop's master data, and sale requests in the wire format."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.intake import receive
+from domain.posting import Posted, post_request
+from domain.stock import move_stock
+from domain.tables import Company, Customer, Outlet, Product, Supplier, User
+
+
+@dataclass
+class Shop:
+    company_id: int
+    outlet_ids: dict[str, int]
+    product_ids: dict[str, int]
+
+
+def make_shop(
+    session: Session,
+    code: str = "ACME",
+    outlets: tuple[str, ...] = ("ORCH", "WEB"),
+    prices_include_gst: bool = True,
+    products: dict[str, dict[str, Any]] | None = None,
+    stock: dict[str, int] | None = None,
+    **company: Any,
+) -> Shop:
+    company_id = session.scalar(insert(Company).values(
+        code=code, name=f"{code} Pte Ltd", uen="201912345K", gst_registration_number="M90312345X",
+        prices_include_gst=prices_include_gst, **company,
+    ).returning(Company.id))
+    assert company_id is not None
+    supplier_id = session.scalar(insert(Supplier).values(company_id=company_id, name=f"{code} Supplies")
+                                 .returning(Supplier.id))
+    outlet_ids = {}
+    for oc in outlets:
+        outlet_code = oc if code == "ACME" else f"{code}-{oc}"
+        outlet_ids[oc] = session.scalar(insert(Outlet).values(
+            code=outlet_code, company_id=company_id, name=f"{code} {oc}", address=f"1 {oc} Road, Singapore 238801",
+        ).returning(Outlet.id))
+    session.execute(insert(User).values(company_id=company_id, username="amy", full_name="Amy Tan"))
+    session.execute(insert(Customer).values(company_id=company_id, code="C001", name="Ben Lim"))
+    catalogue = products if products is not None else {
+        "TEA": {"price": Decimal("4.50")},
+        "MUG": {"price": Decimal("12.90"), "reorder_point": Decimal(5), "reorder_target": Decimal(20)},
+        "BOOK": {"price": Decimal("20.00"), "gst_rate": Decimal(0)},
+        "GIFTCARD": {"price": Decimal("50.00"), "track_inventory": False},
+    }
+    product_ids = {}
+    for sku, fields in catalogue.items():
+        product_ids[sku] = session.scalar(insert(Product).values(
+            company_id=company_id, sku=sku, name=fields.get("name", sku.title()), supplier_id=supplier_id,
+            **{k: v for k, v in fields.items() if k != "name"},
+        ).returning(Product.id))
+    for sku, qty in (stock or {}).items():
+        for outlet_id in outlet_ids.values():
+            move_stock(session, outlet_id, {product_ids[sku]: Decimal(qty)}, "ADJUSTMENT")
+    return Shop(company_id, outlet_ids, product_ids)
+
+
+def sale(request_id: str, lines: list[tuple[str, str] | tuple[str, str, str]], tenders: list[tuple[str, str]],
+         **fields: Any) -> dict[str, Any]:
+    """A request: lines as (sku, quantity[, unit_price]), tenders as (method, amount)."""
+    body: dict[str, Any] = {
+        "request_id": request_id,
+        "outlet": "ORCH",
+        "occurred_at": "2025-03-01T10:15:00+08:00",
+        "cashier": "amy",
+        "lines": [dict(zip(("sku", "quantity", "unit_price"), line, strict=False)) for line in lines],
+        "tenders": [{"method": m, "amount": a} for m, a in tenders],
+    }
+    body.update(fields)
+    return body
+
+
+def submit_and_post(sessions: sessionmaker[Session], payload: dict[str, Any]) -> Posted:
+    with sessions.begin() as session:
+        (intake_id,) = receive(session, [payload])
+    return post_request(sessions, intake_id)
+
+
+def on_hand(session: Session, outlet_id: int, product_id: int) -> Decimal:
+    from domain.tables import StockLevel
+
+    return session.scalar(select(StockLevel.on_hand).where(
+        StockLevel.outlet_id == outlet_id, StockLevel.product_id == product_id)) or Decimal(0)
