@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from domain.requests import fingerprint_of
@@ -35,3 +36,28 @@ def receive(session: Session, payloads: Iterable[Any], batch_id: int | None = No
         return []
     ids = session.scalars(insert(SaleRequestRow).returning(SaleRequestRow.id, sort_by_parameter_order=True), rows)
     return list(ids)
+
+
+def mark_enqueued(session: Session, intake_ids: list[int]) -> None:
+    """Remember when each request was last handed to the queue (the sweeper's clock)."""
+    session.execute(
+        update(SaleRequestRow).where(SaleRequestRow.id.in_(intake_ids)).values(enqueued_at=func.now())
+    )
+
+
+def stale_pending(session: Session, older_than: timedelta, limit: int) -> list[int]:
+    """Requests still PENDING although they were last enqueued `older_than` ago (or never):
+    their message was lost (Redis flushed, worker killed before redelivery). Marked enqueued again.
+    A request counts as enqueued from the moment it is received (`enqueued_at` defaults to now())."""
+    cutoff = func.now() - older_than
+    ids = list(session.scalars(
+        select(SaleRequestRow.id)
+        .where(SaleRequestRow.outcome == "PENDING")
+        .where(SaleRequestRow.enqueued_at < cutoff)
+        .order_by(SaleRequestRow.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ))
+    if ids:
+        mark_enqueued(session, ids)
+    return ids

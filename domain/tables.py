@@ -199,6 +199,7 @@ class SaleRequestRow(Base):
     existing_fingerprint: Mapped[str | None] = mapped_column(String(64))
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     received_at: Mapped[datetime] = _now()
+    enqueued_at: Mapped[datetime] = _now()  # last handed to the queue; the sweeper's clock
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         CheckConstraint("outcome IN ('PENDING', 'POSTED', 'DUPLICATE', 'CONFLICT', 'REJECTED')", name="outcome"),
@@ -206,7 +207,7 @@ class SaleRequestRow(Base):
         CheckConstraint("outcome NOT IN ('POSTED', 'DUPLICATE') OR sale_id IS NOT NULL", name="posted_has_sale"),
         Index("ix_sale_requests_request_id", "request_id"),
         Index("ix_sale_requests_batch", "batch_id", "outcome"),
-        Index("ix_sale_requests_pending", "received_at", postgresql_where=text("outcome = 'PENDING'")),
+        Index("ix_sale_requests_pending", "enqueued_at", postgresql_where=text("outcome = 'PENDING'")),
     )
 
 

@@ -1,5 +1,5 @@
 """Alembic environment: the target is domain.tables' metadata; the URL comes from the caller
-(`domain.schema.upgrade`) or, when run by the alembic command itself, from the settings."""
+(`runtime.schema.upgrade`) or, when run by the alembic command itself, from the settings."""
 
 from alembic import context
 from sqlalchemy import pool

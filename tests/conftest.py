@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, session_factory
-from domain.schema import upgrade
+from runtime.schema import upgrade
 from domain.tables import Base
 from runtime import embedded, settings
 
@@ -74,3 +75,42 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     return session_factory(engine)
+
+
+@pytest.fixture(scope="session")
+def broker_url(service_settings: settings.Settings) -> str:
+    from tests.workers import test_broker_url
+
+    return test_broker_url(service_settings.broker_url)
+
+
+@pytest.fixture
+def pipeline_env(database_url: str, broker_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for worker processes, a purged test broker, and this process's app pointed at it."""
+    from tests.workers import redis_client
+    from workers.app import app
+
+    redis_client(broker_url).flushdb()
+    app.conf.broker_url = broker_url
+    env = dict(os.environ, TILLPOST_DATABASE_URL=database_url, TILLPOST_BROKER_URL=broker_url,
+               TILLPOST_HOME=str(tmp_path / "home"))
+    yield env
+    app.pool.force_close_all()
+
+
+@pytest.fixture
+def start_worker(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[Any]:
+    """Start real worker processes: `start_worker(concurrency=2)`; all are stopped after the test."""
+    from tests.workers import Worker
+
+    started: list[Worker] = []
+
+    def start(concurrency: int = 2, extra: list[str] | None = None) -> Worker:
+        worker = Worker(pipeline_env, tmp_path, concurrency, extra)
+        started.append(worker)
+        worker.wait_ready()
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()

@@ -235,6 +235,7 @@ def upgrade() -> None:
     sa.Column('existing_fingerprint', sa.String(length=64), nullable=True),
     sa.Column('attempts', sa.Integer(), server_default='0', nullable=False),
     sa.Column('received_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('enqueued_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("(outcome = 'REJECTED') = (reason IS NOT NULL)", name=op.f('ck_sale_requests_reason_iff_rejected')),
     sa.CheckConstraint("outcome IN ('PENDING', 'POSTED', 'DUPLICATE', 'CONFLICT', 'REJECTED')", name=op.f('ck_sale_requests_outcome')),
@@ -245,7 +246,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_sale_requests'))
     )
     op.create_index('ix_sale_requests_batch', 'sale_requests', ['batch_id', 'outcome'], unique=False)
-    op.create_index('ix_sale_requests_pending', 'sale_requests', ['received_at'], unique=False, postgresql_where=sa.text("outcome = 'PENDING'"))
+    op.create_index('ix_sale_requests_pending', 'sale_requests', ['enqueued_at'], unique=False, postgresql_where=sa.text("outcome = 'PENDING'"))
     op.create_index('ix_sale_requests_request_id', 'sale_requests', ['request_id'], unique=False)
     op.create_table('stock_discrepancies',
     sa.Column('id', sa.BigInteger(), nullable=False),

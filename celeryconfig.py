@@ -1,0 +1,49 @@
+"""Celery settings, as a plain module read from the environment (through runtime.settings).
+
+Choices, and why:
+- acks_late + reject_on_worker_lost: a message is acknowledged only after its task ran, so a killed
+  worker's message is delivered again. Every task is idempotent (keyed by intake id or sale id).
+- prefetch 1: a posting message carries a chunk of sales (seconds of work); prefetching more would
+  park chunks on a busy worker while another sits idle, and would strand more on a crash.
+- visibility_timeout 600 s: how long Redis waits before redelivering an unacknowledged message. It
+  must exceed the longest chunk; shorter would run slow chunks twice (harmless, but wasted work).
+  Recovery does not depend on it: the sweeper re-enqueues from PostgreSQL what is still undone.
+- JSON only, no result backend: tasks return nothing anyone waits on; outcomes live in PostgreSQL.
+- Task events on (and sent events) so Flower sees every task from send to success.
+"""
+
+from runtime import settings as _settings
+
+_s = _settings.load()
+
+broker_url = _s.broker_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {"visibility_timeout": 600}
+
+task_serializer = "json"
+result_serializer = "json"
+accept_content = ["json"]
+result_backend = None
+task_ignore_result = True
+
+task_acks_late = True
+task_reject_on_worker_lost = True
+worker_prefetch_multiplier = 1
+
+worker_send_task_events = True
+task_send_sent_event = True
+
+task_default_queue = "posting"
+task_routes = {
+    "tasks.posting.*": {"queue": "posting"},
+    "tasks.followups.*": {"queue": "followups"},
+    "tasks.sweeper.*": {"queue": "followups"},
+}
+
+beat_schedule = {
+    "sweep-undone-work": {"task": "tasks.sweeper.sweep", "schedule": 30.0},
+}
+beat_schedule_filename = str(_s.home / "celerybeat-schedule")
+
+timezone = "Asia/Singapore"
+enable_utc = True

@@ -1,0 +1,281 @@
+"""`tillpost`: the command line of ../shared/CLI.md.
+
+Exit status: 0 success, 1 a check or command failed, 2 bad usage or bad input.
+With no URL configured, every command starts (or reuses) the embedded servers of TILLPOST_HOME.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain import queries
+from domain.errors import ImportFailed, NotFound, TillpostError
+from frontends.output import emit_json, fields, table
+from runtime import embedded, settings
+
+
+def _sessions() -> sessionmaker[Session]:
+    from domain.db import make_engine, session_factory
+
+    config = settings.load()
+    embedded.ensure_running(config)
+    return session_factory(make_engine(settings.load().database_url))
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from runtime.schema import upgrade
+
+    config = settings.load()
+    embedded.ensure_running(config)
+    upgrade(settings.load().database_url, args.revision)
+    print(f"database at {args.revision}")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from domain.masterdata import import_csv
+
+    sessions = _sessions()
+    with open(args.file, newline="", encoding="utf-8-sig") as stream, sessions.begin() as session:
+        report = import_csv(session, args.kind, stream)
+    print(f"{report.kind}: {report.rows} row(s), {report.inserted} inserted, {report.updated} updated")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from domain.masterdata import export_csv
+
+    with _sessions()() as session:
+        export_csv(session, args.kind, sys.stdout)
+    return 0
+
+
+def _read_requests(path: str) -> list[Any]:
+    from domain.requests import decode
+
+    try:
+        data = decode(Path(path).read_bytes())
+    except ValueError as exc:
+        raise BadInput(f"{path}: not valid JSON: {exc}") from None
+    return data if isinstance(data, list) else [data]
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    from frontends.ledger import Ledger
+
+    payloads = _read_requests(args.file)
+    ledger = Ledger(_sessions())
+    intake_ids = ledger.submit(payloads)
+    finished = ledger.wait(intake_ids, timeout=args.timeout) if args.wait else True
+    documents = ledger.outcomes(intake_ids)
+    if args.json:
+        emit_json(documents)
+    else:
+        table(documents, ("request_id", "outcome", "reason", "transaction_number", "total", "message"))
+    if not finished:
+        print(f"timed out after {args.timeout}s with requests still PENDING", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _show(args: argparse.Namespace, document: Any, columns: tuple[str, ...] | None = None) -> int:
+    if args.json:
+        emit_json(document)
+    elif columns is not None:
+        table(document, columns)
+    else:
+        fields(document)
+    return 0
+
+
+def cmd_sale(args: argparse.Namespace) -> int:
+    with _sessions()() as session:
+        return _show(args, queries.sale_show(session, args.request_id))
+
+
+def cmd_stock(args: argparse.Namespace) -> int:
+    with _sessions()() as session:
+        return _show(args, queries.stock_show(session, args.outlet, args.sku), ("outlet", "sku", "on_hand"))
+
+
+def cmd_customer(args: argparse.Namespace) -> int:
+    with _sessions()() as session:
+        document = queries.customer_show(session, args.code)
+    if args.json:
+        emit_json(document)
+    else:
+        print(f"customer {document['code']}: {document['points']} points")
+        table(document["entries"], ("sale", "points"))
+    return 0
+
+
+def cmd_reorder(args: argparse.Namespace) -> int:
+    with _sessions()() as session:
+        rows = queries.reorder_list(session, args.outlet)
+    return _show(args, rows, ("outlet", "sku", "on_hand", "reorder_point", "suggested_quantity", "supplier"))
+
+
+def cmd_receipt(args: argparse.Namespace) -> int:
+    from domain.receipts import receipt_for
+
+    with _sessions()() as session:
+        print(receipt_for(session, args.transaction_number, html=args.html))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from domain.checks import check_ledger
+
+    with _sessions()() as session:
+        violations = check_ledger(session)
+    document = {"ok": not violations, "violations": [{"check": v.check, "detail": v.detail} for v in violations]}
+    if args.json:
+        emit_json(document)
+    elif violations:
+        print(f"{len(violations)} violation(s):")
+        for v in violations:
+            print(f"  [{v.check}] {v.detail}")
+    else:
+        print("ledger ok: every invariant holds")
+    return 0 if not violations else 1
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from frontends.processes import exec_worker
+
+    embedded.ensure_running(settings.load())
+    exec_worker(args.celery_args)
+    return 0  # not reached: the process became the worker
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from runtime.schema import upgrade
+    from frontends import processes
+
+    config = settings.load()
+    embedded.ensure_running(config)
+    upgrade(settings.load().database_url)
+    config.home.mkdir(parents=True, exist_ok=True)
+    commands = [("worker", processes.worker_command(["-c", str(args.workers), "-B"]))]
+    if not args.no_flower:
+        commands.append(("flower", processes.flower_command()))
+        print("Flower: http://127.0.0.1:5555", flush=True)
+    if not args.no_intake:
+        print("HTTP intake: not built yet (see issue notes); pass --no-intake to silence this", flush=True)
+    return processes.run_all(commands)
+
+
+def cmd_services(args: argparse.Namespace) -> int:
+    config = settings.load()
+    if args.action == "stop":
+        embedded.stop(config)
+        print("embedded servers stopped")
+    else:
+        embedded.ensure_running(config)
+        print(f"database: {settings.load().database_url}\nbroker:   {settings.load().broker_url}")
+    return 0
+
+
+class BadInput(TillpostError):
+    """Input the user gave cannot be used (exit status 2)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tillpost", description="Post every sale into one ledger.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    db = sub.add_parser("db", help="database migrations")
+    db.add_argument("action", choices=["upgrade"])
+    db.add_argument("revision", nargs="?", default="head")
+    db.set_defaults(run=cmd_db)
+
+    kinds = ("companies", "outlets", "users", "products", "customers", "stock")
+    imp = sub.add_parser("import", help="upsert master data from a CSV file")
+    imp.add_argument("kind", choices=kinds)
+    imp.add_argument("file")
+    imp.set_defaults(run=cmd_import)
+    exp = sub.add_parser("export", help="write master data as CSV to stdout")
+    exp.add_argument("kind", choices=kinds)
+    exp.set_defaults(run=cmd_export)
+
+    submit = sub.add_parser("submit", help="submit one sale request (or a JSON array of them)")
+    submit.add_argument("file")
+    submit.add_argument("--wait", action="store_true", help="wait until every request has an outcome")
+    submit.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits (default 120)")
+    submit.add_argument("--json", action="store_true")
+    submit.set_defaults(run=cmd_submit)
+
+    sale = sub.add_parser("sale", help="a request's outcome and sale")
+    sale.add_argument("action", choices=["show"])
+    sale.add_argument("request_id")
+    sale.add_argument("--json", action="store_true")
+    sale.set_defaults(run=cmd_sale)
+
+    stock = sub.add_parser("stock", help="stock on hand")
+    stock.add_argument("action", choices=["show"])
+    stock.add_argument("--outlet", required=True)
+    stock.add_argument("--sku")
+    stock.add_argument("--json", action="store_true")
+    stock.set_defaults(run=cmd_stock)
+
+    customer = sub.add_parser("customer", help="loyalty balance and ledger")
+    customer.add_argument("action", choices=["show"])
+    customer.add_argument("code")
+    customer.add_argument("--json", action="store_true")
+    customer.set_defaults(run=cmd_customer)
+
+    reorder = sub.add_parser("reorder", help="open reorder suggestions")
+    reorder.add_argument("action", choices=["list"])
+    reorder.add_argument("--outlet")
+    reorder.add_argument("--json", action="store_true")
+    reorder.set_defaults(run=cmd_reorder)
+
+    receipt = sub.add_parser("receipt", help="the stored receipt of a sale")
+    receipt.add_argument("transaction_number")
+    receipt.add_argument("--html", action="store_true")
+    receipt.set_defaults(run=cmd_receipt)
+
+    check = sub.add_parser("check", help="ledger invariants; exit 1 on any violation")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(run=cmd_check)
+
+    worker = sub.add_parser("worker", help="one Celery worker (extra arguments go to Celery)")
+    worker.add_argument("celery_args", nargs=argparse.REMAINDER)
+    worker.set_defaults(run=cmd_worker)
+
+    up = sub.add_parser("up", help="migrate, start workers and Flower; Ctrl-C stops all")
+    up.add_argument("--workers", type=int, default=2)
+    up.add_argument("--no-flower", action="store_true")
+    up.add_argument("--no-intake", action="store_true")
+    up.set_defaults(run=cmd_up)
+
+    services = sub.add_parser("services", help="the embedded PostgreSQL and Redis")
+    services.add_argument("action", choices=["start", "stop"])
+    services.set_defaults(run=cmd_services)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.run(args))
+    except NotFound as exc:
+        print(f"tillpost: {exc}", file=sys.stderr)
+        return 1
+    except (ImportFailed, BadInput) as exc:
+        print(f"tillpost: {exc}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as exc:
+        print(f"tillpost: no such file: {exc.filename}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Follow-up tasks, each over a set of sale ids, each idempotent (keyed by sale in domain.followups)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from celery import chain, shared_task
+from sqlalchemy.orm import Session
+
+from domain import followups
+from domain.db import in_transaction
+from domain.errors import TransientError
+from tasks import db
+
+
+def _run(task: Any, work: Callable[[Session, list[int]], int], sale_ids: list[int]) -> int:
+    try:
+        return in_transaction(db.sessions(), lambda session: work(session, sale_ids))
+    except TransientError as exc:
+        raise task.retry(exc=exc, countdown=min(60, 2 ** min(task.request.retries, 6))) from exc
+
+
+@shared_task(bind=True, name="tasks.followups.reorder", max_retries=None)
+def reorder(self: Any, sale_ids: list[int]) -> int:
+    return _run(self, followups.run_reorder, sale_ids)
+
+
+@shared_task(bind=True, name="tasks.followups.loyalty", max_retries=None)
+def loyalty(self: Any, sale_ids: list[int]) -> int:
+    return _run(self, followups.run_loyalty, sale_ids)
+
+
+@shared_task(bind=True, name="tasks.followups.receipts", max_retries=None)
+def receipts(self: Any, sale_ids: list[int]) -> int:
+    return _run(self, followups.run_receipts, sale_ids)
+
+
+def enqueue_follow_ups(sale_ids: list[int], kinds: tuple[str, ...] = ("REORDER", "LOYALTY", "RECEIPT")) -> None:
+    """Called only after the sales committed. A receipt shows loyalty points, so it runs after loyalty."""
+    if not sale_ids:
+        return
+    if "REORDER" in kinds:
+        reorder.delay(sale_ids)
+    if "LOYALTY" in kinds and "RECEIPT" in kinds:
+        chain(loyalty.si(sale_ids), receipts.si(sale_ids)).delay()
+    elif "LOYALTY" in kinds:
+        loyalty.delay(sale_ids)
+    elif "RECEIPT" in kinds:
+        receipts.delay(sale_ids)

@@ -1,0 +1,80 @@
+"""Real Celery worker processes for pipeline tests: subprocesses, prefork pool, real broker.
+
+Tests use their own Redis database index, so they never eat a developer's queues.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import redis
+from kombu.utils.url import url_to_parts
+
+TEST_REDIS_DB = 9
+
+
+def test_broker_url(url: str) -> str:
+    if url.startswith("redis+socket://"):
+        return url.split("?")[0] + f"?virtual_host={TEST_REDIS_DB}"
+    scheme, host, port, user, password, _, _ = url_to_parts(url)
+    auth = f"{user or ''}:{password}@" if password else ""
+    return f"{scheme}://{auth}{host}:{port or 6379}/{TEST_REDIS_DB}"
+
+
+def redis_client(url: str) -> redis.Redis:
+    if url.startswith("redis+socket://"):
+        return redis.Redis(unix_socket_path=url.split("?")[0][len("redis+socket://"):], db=TEST_REDIS_DB)
+    return redis.Redis.from_url(url)
+
+
+class Worker:
+    """One `celery worker` process (its own process group), logging to a file."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path, concurrency: int = 2, extra: list[str] | None = None):
+        self.name = f"w{uuid.uuid4().hex[:6]}"
+        self.log = log_dir / f"{self.name}.log"
+        command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "posting,followups",
+                   "-c", str(concurrency), "-E", "-n", f"{self.name}@%h", "--loglevel", "INFO",
+                   "--without-gossip", "--without-mingle", *(extra or [])]
+        self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
+                                        start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if " ready." in self.log.read_text():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.1)
+        raise TimeoutError(f"worker not ready after {timeout}s:\n{self.log.read_text()[-3000:]}")
+
+    def pool_pids(self) -> list[int]:
+        out = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
+        return [int(p) for p in out.split()]
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool), as a crash or OOM would."""
+        self._signal(signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self, timeout: float = 20) -> None:
+        self._signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._signal(signal.SIGKILL)
+            self.process.wait()
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            os.killpg(self.process.pid, sig)
+        except ProcessLookupError:
+            pass
