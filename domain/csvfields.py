@@ -1,0 +1,127 @@
+"""Reading a master-data CSV file: the header, each row with its physical line number, and its cells.
+
+Problems are collected, never raised one at a time, so a shop sees every bad row of a file at once.
+A problem is (line, "column: reason"); the header is line 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Collection
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, TextIO
+
+from sqlalchemy import Numeric
+
+if TYPE_CHECKING:
+    from _csv import Reader
+
+Problem = tuple[int, str]
+
+_DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+_TRUE = {"true", "yes", "1"}
+_FALSE = {"false", "no", "0"}
+
+
+@dataclass(frozen=True)
+class Record:
+    line: int
+    cells: dict[str, str]
+
+
+def read_records(
+    stream: TextIO, required: Collection[str], optional: Collection[str] = ()
+) -> tuple[list[Record], list[Problem]]:
+    """The file's data rows keyed by column name, with the problems of its header and row shapes.
+
+    Column names match ignoring case, surrounding spaces and a byte order mark (spreadsheet exports);
+    cells are stripped of surrounding spaces, and blank lines are skipped.
+    """
+    reader = csv.reader(stream)
+    try:
+        header = next(reader, None)
+        if header is None:
+            return [], [(1, "the file is empty: a header row is required")]
+        columns = [name.strip().lstrip("\ufeff").lower() for name in header]
+        problems = _header_problems(columns, required, optional)
+        if problems:
+            return [], problems
+        return _rows(reader, columns)
+    except csv.Error as exc:
+        return [], [(reader.line_num, f"not a readable CSV file: {exc}")]
+
+
+def _header_problems(columns: list[str], required: Collection[str], optional: Collection[str]) -> list[Problem]:
+    known = [*required, *optional]
+    problems = [f"{name}: missing column" for name in required if name not in columns]
+    problems += [f"{name}: column appears more than once" for name in sorted(set(columns)) if columns.count(name) > 1]
+    problems += [
+        f"{name or '(blank)'}: unknown column (expected {', '.join(known)})" for name in columns if name not in known
+    ]
+    return [(1, p) for p in problems]
+
+
+def _rows(reader: Reader, columns: list[str]) -> tuple[list[Record], list[Problem]]:
+    records: list[Record] = []
+    problems: list[Problem] = []
+    end_of_previous = reader.line_num
+    for cells in reader:
+        # A quoted cell may span lines: a row starts on the line after the previous row ended.
+        line, end_of_previous = end_of_previous + 1, reader.line_num
+        if not any(cell.strip() for cell in cells):
+            continue
+        if len(cells) != len(columns):
+            problems.append((line, f"has {len(cells)} fields, the header has {len(columns)}"))
+            continue
+        records.append(Record(line, {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}))
+    return records, problems
+
+
+class Fields:
+    """One row's cells, read column by column; each bad cell adds a problem and reading goes on."""
+
+    def __init__(self, record: Record) -> None:
+        self.cells = record.cells
+        self.problems: list[str] = []
+
+    def has(self, column: str) -> bool:
+        return column in self.cells
+
+    def fail(self, column: str, reason: str) -> None:
+        self.problems.append(f"{column}: {reason}")
+
+    def text(self, column: str, limit: int | None, *, required: bool = True) -> str:
+        value = self.cells.get(column, "")
+        if required and not value:
+            self.fail(column, "is required")
+        elif limit is not None and len(value) > limit:
+            self.fail(column, f"is longer than {limit} characters")
+        return value
+
+    def decimal(self, column: str, kind: Numeric[Decimal], *, negative: bool = False) -> Decimal | None:
+        """The cell as an exact Decimal fitting the column type, or None when it is empty."""
+        raw = self.cells.get(column, "")
+        if not raw:
+            return None
+        if not _DECIMAL.fullmatch(raw):
+            self.fail(column, f"is not a decimal number ({raw!r})")
+            return None
+        value = Decimal(raw)
+        places = kind.scale or 0
+        if len(raw.partition(".")[2]) > places:
+            self.fail(column, f"has more than {places} decimal places ({raw})")
+        elif value.adjusted() >= (kind.precision or 0) - places:
+            self.fail(column, f"is too large ({raw})")
+        elif value < 0 and not negative:
+            self.fail(column, f"must not be negative ({raw})")
+        return value
+
+    def boolean(self, column: str, default: bool) -> bool:
+        raw = self.cells.get(column, "").lower()
+        if raw in _TRUE or raw in _FALSE:
+            return raw in _TRUE
+        if raw:
+            self.fail(column, f"must be true or false ({raw!r})")
+        return default
