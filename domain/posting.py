@@ -72,7 +72,7 @@ def post_request(sessions: sessionmaker[Session], intake_id: int) -> Posted:
 
 def decide(session: Session, intake_id: int) -> Posted:
     row = session.execute(
-        select(SaleRequestRow.payload, SaleRequestRow.outcome, SaleRequestRow.sale_id)
+        select(SaleRequestRow.payload, SaleRequestRow.outcome, SaleRequestRow.sale_id, SaleRequestRow.line_no)
         .where(SaleRequestRow.id == intake_id)
         .with_for_update()
     ).one_or_none()
@@ -99,7 +99,8 @@ def decide(session: Session, intake_id: int) -> Posted:
         with session.begin_nested():
             sale_id = write_sale(session, outlet, request, fingerprint, intake_id)
     except Rejected as rejection:
-        _record(session, intake_id, "REJECTED", reason=rejection.code, message=rejection.message,
+        where = f"line {row.line_no}: " if row.line_no is not None else ""
+        _record(session, intake_id, "REJECTED", reason=rejection.code, message=where + rejection.message,
                 details=rejection.details or None)
         return Posted(intake_id, "REJECTED")
     _record(session, intake_id, "POSTED", sale_id=sale_id, company_id=outlet.company_id)

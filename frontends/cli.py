@@ -145,6 +145,86 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if not violations else 1
 
 
+def cmd_post(args: argparse.Namespace) -> int:
+    from domain import batch_report, batches
+    from domain.batchfiles import read_batch
+    from frontends.progress import follow
+    from tasks.batches import enqueue_batch
+    from workers.app import app  # noqa: F401  (the configured Celery app sends the messages)
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise BadInput(f"no such batch file: {path}")
+    sessions = _sessions()
+    digest = batches.file_digest(path)
+    with sessions.begin() as session:
+        batch_id = batches.unfinished_batch(session, digest)
+    if batch_id is None:
+        with sessions.begin() as session:
+            batch_id = batches.stage(session, str(path), digest, read_batch(path))
+    else:
+        print(f"resuming unfinished batch {batch_id} of the same file", file=sys.stderr)
+    enqueue_batch(sessions, batch_id)
+    if not args.json:
+        print(f"batch {batch_id}")
+    finished = True
+    if args.wait:
+        finished = follow(sessions, batch_id, until=("DONE",), timeout=args.timeout)
+    with sessions() as session:
+        document = batch_report.batch_show(session, batch_id)
+    _print_batch(args, document)
+    return 0 if finished else 1
+
+
+def _print_batch(args: argparse.Namespace, document: dict[str, Any]) -> None:
+    if args.json:
+        emit_json(document)
+        return
+    counts = ", ".join(f"{k} {v}" for k, v in document["counts"].items())
+    print(f"batch {document['id']}  {document['state']}  {document['requests']} requests  ({document['source']})")
+    print(f"  outcomes: {counts}")
+    if document["reasons"]:
+        print("  reasons:  " + ", ".join(f"{k} {v}" for k, v in document["reasons"].items()))
+    totals = document["totals"]
+    print(f"  sales {totals['sales']}  tax {totals['tax']}")
+    for outlet, t in totals["by_outlet"].items():
+        print(f"    outlet {outlet}: {t['count']} sales, {t['sales']} (tax {t['tax']})")
+    for method, amount in totals["by_tender"].items():
+        print(f"    tender {method}: {amount}")
+    for rate, t in totals["by_gst_rate"].items():
+        print(f"    GST {rate}%: amount {t['amount']}, tax {t['tax']}")
+    print(f"  reconciled: {'yes' if document['reconciled'] else 'NO'}")
+    for check in document["reconciliation"]:
+        if not check["ok"]:
+            print(f"    {check['check']}: expected {check['expected']}, ledger holds {check['actual']}")
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from domain import batch_report
+
+    with _sessions()() as session:
+        if args.action == "list":
+            return _show(args, batch_report.batch_list(session), ("id", "state", "requests", "created_at", "source"))
+        if args.id is None:
+            raise BadInput("batch show needs a batch id")
+        document = batch_report.batch_show(session, args.id)
+    _print_batch(args, document)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from domain import batches
+    from tasks.batches import enqueue_batch
+    from workers.app import app  # noqa: F401
+
+    sessions = _sessions()
+    with sessions.begin() as session:
+        reopened = batches.reopen_rejected(session, args.batch, args.reason)
+    enqueue_batch(sessions, args.batch)
+    print(f"batch {args.batch}: {reopened} rejected request(s) sent to post again")
+    return 0
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
     from frontends.processes import exec_worker
 
@@ -243,6 +323,24 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="ledger invariants; exit 1 on any violation")
     check.add_argument("--json", action="store_true")
     check.set_defaults(run=cmd_check)
+
+    post = sub.add_parser("post", help="post a batch file (.jsonl or .csv)")
+    post.add_argument("file")
+    post.add_argument("--wait", action="store_true", help="show live progress and wait until the batch is DONE")
+    post.add_argument("--timeout", type=float, default=None, help="give up waiting after this many seconds")
+    post.add_argument("--json", action="store_true")
+    post.set_defaults(run=cmd_post)
+
+    batch = sub.add_parser("batch", help="batch state, counts, totals, reconciliation")
+    batch.add_argument("action", choices=["show", "list"])
+    batch.add_argument("id", nargs="?", type=int)
+    batch.add_argument("--json", action="store_true")
+    batch.set_defaults(run=cmd_batch)
+
+    replay = sub.add_parser("replay", help="post again the rejected requests of a batch")
+    replay.add_argument("--batch", type=int, required=True)
+    replay.add_argument("--reason", help="only requests rejected for this reason code")
+    replay.set_defaults(run=cmd_replay)
 
     worker = sub.add_parser("worker", help="one Celery worker (extra arguments go to Celery)")
     worker.add_argument("celery_args", nargs=argparse.REMAINDER)

@@ -8,17 +8,22 @@ from typing import Any
 from celery import chain, shared_task
 from sqlalchemy.orm import Session
 
-from domain import followups
+from domain import batches, followups
 from domain.db import in_transaction
 from domain.errors import TransientError
 from tasks import db
 
 
 def _run(task: Any, work: Callable[[Session, list[int]], int], sale_ids: list[int]) -> int:
+    """Run one follow-up over a set of sales, then let their batches move on (POSTED -> DONE)."""
+    sessions = db.sessions()
     try:
-        return in_transaction(db.sessions(), lambda session: work(session, sale_ids))
+        done = in_transaction(sessions, lambda session: work(session, sale_ids))
+        for batch_id in in_transaction(sessions, lambda s: batches.batches_of_sales(s, sale_ids)):
+            in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
     except TransientError as exc:
         raise task.retry(exc=exc, countdown=min(60, 2 ** min(task.request.retries, 6))) from exc
+    return done
 
 
 @shared_task(bind=True, name="tasks.followups.reorder", max_retries=None)

@@ -6,6 +6,8 @@ from typing import Any
 
 from celery import shared_task
 
+from domain import batches
+from domain.db import in_transaction
 from domain.errors import NotFound, TransientError
 from domain.posting import post_request
 from tasks import db
@@ -35,4 +37,7 @@ def post_requests(self: Any, intake_ids: list[int]) -> dict[str, int]:
         enqueue_follow_ups(posted)
         raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6))) from exc
     enqueue_follow_ups(posted)
+    sessions = db.sessions()
+    for batch_id in in_transaction(sessions, lambda s: batches.batches_of_requests(s, intake_ids)):
+        in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
     return counts

@@ -9,7 +9,7 @@ from typing import Any
 
 from celery import shared_task
 
-from domain import followups
+from domain import batches, followups
 from domain.db import in_transaction
 from domain.intake import stale_pending
 from tasks import db
@@ -21,9 +21,13 @@ CHUNK = 200
 LIMIT = 20_000
 
 
-def _queue_length(app: Any, queue: str) -> int:
+def queue_length(app: Any, queue: str) -> int:
+    """Messages waiting in `queue`; 0 when the broker does not know the queue (e.g. Redis was flushed)."""
     with app.connection_for_read() as conn:
-        return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+        try:
+            return int(conn.default_channel.queue_declare(queue=queue, passive=True).message_count)
+        except conn.channel_errors:
+            return 0
 
 
 @shared_task(bind=True, name="tasks.sweeper.sweep")
@@ -32,15 +36,18 @@ def sweep(self: Any, stale_after_seconds: float | None = None) -> dict[str, int]
     (its messages are coming), so a long batch is not enqueued twice while it is being worked off."""
     stale_after = STALE_AFTER if stale_after_seconds is None else timedelta(seconds=stale_after_seconds)
     swept = {"requests": 0, "follow_ups": 0}
-    if _queue_length(self.app, "posting") == 0:
+    if queue_length(self.app, "posting") == 0:
         ids = in_transaction(db.sessions(), lambda s: stale_pending(s, stale_after, LIMIT))
         for start in range(0, len(ids), CHUNK):
             post_requests.delay(ids[start:start + CHUNK])
         swept["requests"] = len(ids)
-    if _queue_length(self.app, "followups") == 0:
+    if queue_length(self.app, "followups") == 0:
         open_ones = in_transaction(db.sessions(), lambda s: followups.open_follow_ups(s, stale_after, LIMIT))
         for kind, sale_ids in open_ones.items():
             for start in range(0, len(sale_ids), CHUNK):
                 enqueue_follow_ups(sale_ids[start:start + CHUNK], kinds=(kind,))
             swept["follow_ups"] += len(sale_ids)
+    sessions = db.sessions()
+    for batch_id in in_transaction(sessions, batches.unfinished):
+        in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
     return swept

@@ -85,7 +85,7 @@ def broker_url(service_settings: settings.Settings) -> str:
 
 
 @pytest.fixture
-def pipeline_env(database_url: str, broker_url: str, tmp_path: Path) -> Iterator[dict[str, str]]:
+def pipeline_env(database_url: str, broker_url: str, tmp_path: Path) -> dict[str, str]:
     """Environment for worker processes, a purged test broker, and this process's app pointed at it."""
     from tests.workers import redis_client
     from workers.app import app
@@ -94,8 +94,7 @@ def pipeline_env(database_url: str, broker_url: str, tmp_path: Path) -> Iterator
     app.conf.broker_url = broker_url
     env = dict(os.environ, TILLPOST_DATABASE_URL=database_url, TILLPOST_BROKER_URL=broker_url,
                TILLPOST_HOME=str(tmp_path / "home"))
-    yield env
-    app.pool.force_close_all()
+    return env
 
 
 @pytest.fixture

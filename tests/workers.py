@@ -78,3 +78,32 @@ class Worker:
             os.killpg(self.process.pid, sig)
         except ProcessLookupError:
             pass
+
+
+def wait_until(condition, timeout: float = 60, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
+    """Poll `condition()` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def start_flower(env: dict[str, str], log_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", "--address=127.0.0.1",
+               f"--port={port}"]
+    flower_env = dict(env, FLOWER_UNAUTHENTICATED_API="true")
+    return subprocess.Popen(command, env=flower_env, stdout=(log_dir / "flower.log").open("w"),
+                            stderr=subprocess.STDOUT, start_new_session=True,
+                            cwd=Path(__file__).resolve().parents[1])
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -8,7 +8,7 @@ from celery import Celery
 
 app = Celery("tillpost")
 app.config_from_object("celeryconfig")
-app.conf.include = ["tasks.posting", "tasks.followups", "tasks.sweeper"]
+app.conf.include = ["tasks.posting", "tasks.batches", "tasks.followups", "tasks.sweeper"]
 app.set_default()
 
 QUEUES = ("posting", "followups")

@@ -23,6 +23,7 @@ def upgrade() -> None:
     op.create_table('batches',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('source', sa.Text(), nullable=False),
+    sa.Column('digest', sa.String(length=64), nullable=False),
     sa.Column('state', sa.String(length=10), server_default='RECEIVED', nullable=False),
     sa.Column('requests', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
@@ -31,6 +32,7 @@ def upgrade() -> None:
     sa.CheckConstraint("state IN ('RECEIVED', 'POSTING', 'POSTED', 'DONE')", name=op.f('ck_batches_state')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_batches'))
     )
+    op.create_index(op.f('ix_batches_digest'), 'batches', ['digest'], unique=False)
     op.create_table('companies',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=50), nullable=False),

@@ -1,0 +1,137 @@
+"""A batch's summary: counts by outcome and reason, totals, and the reconciliation.
+
+The reconciliation recomputes the batch's totals from the ledger's detail rows (lines, tenders,
+stock movements) and compares them with the sale headers and the intake outcomes.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from domain.errors import NotFound
+from domain.tables import Batch, Company, Outlet, Product, Sale, SaleLine, SaleRequestRow, StockMovement, Tender
+
+OUTCOMES = ("POSTED", "DUPLICATE", "CONFLICT", "REJECTED", "PENDING")
+ZERO = Decimal("0.00")
+
+
+def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
+    batch = session.get(Batch, batch_id)
+    if batch is None:
+        raise NotFound("batch", str(batch_id))
+    counts = dict.fromkeys(OUTCOMES, 0)
+    reasons: dict[str, int] = {}
+    for outcome, reason, n in session.execute(
+        select(SaleRequestRow.outcome, SaleRequestRow.reason, func.count())
+        .where(SaleRequestRow.batch_id == batch_id)
+        .group_by(SaleRequestRow.outcome, SaleRequestRow.reason)
+    ):
+        counts[outcome] += n
+        if reason:
+            reasons[reason] = reasons.get(reason, 0) + n
+    totals = _totals(session, batch_id)
+    checks = _reconcile(session, batch_id, counts["POSTED"], totals)
+    return {
+        "id": batch.id,
+        "source": batch.source,
+        "state": batch.state,
+        "requests": batch.requests,
+        "counts": counts,
+        "reasons": dict(sorted(reasons.items())),
+        "totals": totals,
+        "reconciled": all(c["ok"] for c in checks),
+        "reconciliation": checks,
+        "created_at": batch.created_at.isoformat(),
+        "posted_at": batch.posted_at.isoformat() if batch.posted_at else None,
+        "done_at": batch.done_at.isoformat() if batch.done_at else None,
+    }
+
+
+def _totals(session: Session, batch_id: int) -> dict[str, Any]:
+    of_batch = Sale.batch_id == batch_id
+    sales, tax = session.execute(
+        select(func.coalesce(func.sum(Sale.total), ZERO), func.coalesce(func.sum(Sale.tax), ZERO)).where(of_batch)
+    ).one()
+    by_outlet = {
+        code: {"sales": str(total), "tax": str(t), "count": n}
+        for code, total, t, n in session.execute(
+            select(Outlet.code, func.sum(Sale.total), func.sum(Sale.tax), func.count())
+            .join(Outlet, Outlet.id == Sale.outlet_id).where(of_batch).group_by(Outlet.code).order_by(Outlet.code))
+    }
+    by_tender = {
+        method: str(amount)
+        for method, amount in session.execute(
+            select(Tender.method, func.sum(Tender.amount)).join(Sale, Sale.id == Tender.sale_id)
+            .where(of_batch).group_by(Tender.method).order_by(Tender.method))
+    }
+    change = session.scalar(select(func.coalesce(func.sum(Sale.change_due), ZERO)).where(of_batch)) or ZERO
+    if change and "CASH" in by_tender:
+        by_tender["CASH"] = str(Decimal(by_tender["CASH"]) - change)  # cash kept, after change given
+    by_gst_rate = {
+        str(rate): {"amount": str(amount), "tax": str(t)}
+        for rate, amount, t in session.execute(
+            select(SaleLine.gst_rate, func.sum(SaleLine.amount), func.sum(SaleLine.tax))
+            .join(Sale, Sale.id == SaleLine.sale_id).where(of_batch)
+            .group_by(SaleLine.gst_rate).order_by(SaleLine.gst_rate))
+    }
+    return {"sales": str(sales), "tax": str(tax), "by_outlet": by_outlet, "by_tender": by_tender,
+            "by_gst_rate": by_gst_rate}
+
+
+def _reconcile(session: Session, batch_id: int, posted: int, totals: dict[str, Any]) -> list[dict[str, Any]]:
+    of_batch = Sale.batch_id == batch_id
+    sale_count = session.scalar(select(func.count()).select_from(Sale).where(of_batch)) or 0
+    lines_total = session.scalar(
+        select(func.coalesce(func.sum(SaleLine.amount + case((Company.prices_include_gst, 0), else_=SaleLine.tax)),
+                             ZERO))
+        .join(Sale, Sale.id == SaleLine.sale_id).join(Company, Company.id == Sale.company_id).where(of_batch)
+    ) or ZERO
+    rounding = session.scalar(select(func.coalesce(func.sum(Sale.rounding_adjustment), ZERO)).where(of_batch)) or ZERO
+    tendered = session.scalar(
+        select(func.coalesce(func.sum(Tender.amount), ZERO)).join(Sale, Sale.id == Tender.sale_id).where(of_batch)
+    ) or ZERO
+    change = session.scalar(select(func.coalesce(func.sum(Sale.change_due), ZERO)).where(of_batch)) or ZERO
+    moved = session.scalar(
+        select(func.coalesce(func.sum(StockMovement.quantity), 0))
+        .join(Sale, Sale.id == StockMovement.sale_id).where(of_batch)
+    ) or Decimal(0)
+    sold_tracked = session.scalar(
+        select(func.coalesce(func.sum(SaleLine.quantity), 0))
+        .join(Sale, Sale.id == SaleLine.sale_id).join(Product, Product.id == SaleLine.product_id)
+        .where(of_batch, Product.track_inventory)
+    ) or Decimal(0)
+    header_total = Decimal(totals["sales"])
+
+    def check(name: str, expected: Any, actual: Any) -> dict[str, Any]:
+        return {"check": name, "expected": str(expected), "actual": str(actual), "ok": expected == actual}
+
+    return [
+        check("posted requests = sales in the ledger", posted, sale_count),
+        check("sale totals = lines (+ GST where excluded) + rounding", header_total, lines_total + rounding),
+        check("sale totals = tenders - change", header_total, tendered - change),
+        check("stock moved = -(tracked quantities sold)", -sold_tracked, moved),
+    ]
+
+
+def batch_list(session: Session, limit: int = 50) -> list[dict[str, Any]]:
+    rows = session.execute(
+        select(Batch.id, Batch.source, Batch.state, Batch.requests, Batch.created_at)
+        .order_by(Batch.id.desc()).limit(limit)
+    )
+    return [{"id": i, "source": src, "state": st, "requests": n, "created_at": at.isoformat()}
+            for i, src, st, n, at in rows]
+
+
+def progress(session: Session, batch_id: int) -> dict[str, int]:
+    """Cheap counts for a progress bar."""
+    counts = dict.fromkeys(OUTCOMES, 0)
+    for outcome, n in session.execute(
+        select(SaleRequestRow.outcome, func.count()).where(SaleRequestRow.batch_id == batch_id)
+        .group_by(SaleRequestRow.outcome)
+    ):
+        counts[outcome] = n
+    return counts

@@ -1,0 +1,163 @@
+"""End-of-day batches: staged durably first (COPY), then posted a request per transaction.
+
+States: RECEIVED (staged) -> POSTING (a worker started) -> POSTED (every request has an outcome)
+-> DONE (and every follow-up of its sales has run). Kept in PostgreSQL, not in Flower's memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists, func, select, text, update
+from sqlalchemy.orm import Session
+
+from domain.batchfiles import Entry
+from domain.db import dumps
+from domain.intake import request_id_of
+from domain.requests import fingerprint_of
+from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
+
+COPY_SQL = (
+    "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message) "
+    "FROM STDIN"
+)
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def unfinished_batch(session: Session, digest: str) -> int | None:
+    """A batch of the same file that has not finished posting: posting the file again resumes it."""
+    return session.scalar(
+        select(Batch.id).where(Batch.digest == digest, Batch.state.in_(("RECEIVED", "POSTING"))).order_by(Batch.id)
+    )
+
+
+def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) -> int:
+    """Record the batch and every request in it with one COPY; returns the batch id.
+
+    An entry that could not be read is recorded at once as REJECTED / INVALID with its line number.
+    """
+    batch_id = session.scalar(
+        text("INSERT INTO batches (source, digest) VALUES (:source, :digest) RETURNING id"),
+        {"source": source, "digest": digest},
+    )
+    assert batch_id is not None
+    raw = session.connection().connection.driver_connection
+    count = 0
+    with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
+        for entry in entries:
+            copy.write_row(_copy_row(batch_id, entry))
+            count += 1
+    session.execute(update(Batch).where(Batch.id == batch_id).values(requests=count))
+    return int(batch_id)
+
+
+def _copy_row(batch_id: int, entry: Entry) -> tuple[Any, ...]:
+    payload = entry.payload
+    if entry.problem is None:
+        return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload),
+                "PENDING", None, None)
+    return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload),
+            "REJECTED", "INVALID", entry.problem)
+
+
+def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int, int]]:
+    """Cut the batch's PENDING intake ids into ranges of `size` rows (streamed, memory flat)."""
+    ids = session.execute(
+        select(SaleRequestRow.id)
+        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")
+        .order_by(SaleRequestRow.id)
+        .execution_options(yield_per=10_000)
+    ).scalars()
+    first = last = None
+    n = 0
+    for intake_id in ids:
+        if first is None:
+            first = intake_id
+        last = intake_id
+        n += 1
+        if n == size:
+            yield first, last
+            first, n = None, 0
+    if first is not None and last is not None:
+        yield first, last
+
+
+def pending_in_range(session: Session, batch_id: int, first: int, last: int) -> list[int]:
+    return list(session.scalars(
+        select(SaleRequestRow.id)
+        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.id.between(first, last),
+               SaleRequestRow.outcome == "PENDING")
+        .order_by(SaleRequestRow.id)
+    ))
+
+
+def start_posting(session: Session, batch_id: int) -> None:
+    session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "RECEIVED").values(state="POSTING"))
+
+
+def advance(session: Session, batch_id: int) -> str:
+    """Move the batch as far as its requests and follow-ups allow; returns the state."""
+    state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update())
+    if state in ("RECEIVED", "POSTING"):
+        pending = session.scalar(select(exists().where(
+            SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")))
+        if pending:
+            return str(state)
+        state = "POSTED"
+        session.execute(update(Batch).where(Batch.id == batch_id).values(state=state, posted_at=func.now()))
+    if state == "POSTED":
+        open_follow_up = session.scalar(select(exists().where(
+            FollowUp.done_at.is_(None), FollowUp.sale_id == Sale.id, Sale.batch_id == batch_id)))
+        if open_follow_up:
+            return state
+        state = "DONE"
+        session.execute(update(Batch).where(Batch.id == batch_id).values(state=state, done_at=func.now()))
+    return str(state)
+
+
+def batches_of_sales(session: Session, sale_ids: list[int]) -> list[int]:
+    return sorted(b for b in session.scalars(
+        select(Sale.batch_id).where(Sale.id.in_(sale_ids), Sale.batch_id.is_not(None)).distinct()) if b is not None)
+
+
+def unfinished(session: Session) -> list[int]:
+    return list(session.scalars(select(Batch.id).where(Batch.state != "DONE").order_by(Batch.id)))
+
+
+def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) -> int:
+    """Replay: the batch's REJECTED requests (of one reason, or all) become PENDING again.
+
+    Their earlier rejection is kept in `details.previous`, so the history is not lost.
+    """
+    query = update(SaleRequestRow).where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "REJECTED")
+    if reason is not None:
+        query = query.where(SaleRequestRow.reason == reason)
+    history = func.jsonb_build_object("reason", SaleRequestRow.reason, "message", SaleRequestRow.message,
+                                      "at", SaleRequestRow.processed_at)
+    previous = func.coalesce(SaleRequestRow.details["previous"], text("'[]'::jsonb")).op("||")(
+        func.jsonb_build_array(history))
+    details = func.coalesce(SaleRequestRow.details, text("'{}'::jsonb")).op("||")(
+        func.jsonb_build_object("previous", previous))
+    result = session.execute(query.values(
+        outcome="PENDING", reason=None, message=None, processed_at=None, enqueued_at=func.now(), details=details))
+    reopened = int(result.rowcount)  # type: ignore[attr-defined]
+    if reopened:
+        session.execute(update(Batch).where(Batch.id == batch_id).values(state="POSTING", posted_at=None,
+                                                                          done_at=None))
+    return reopened
+
+
+def batches_of_requests(session: Session, intake_ids: list[int]) -> list[int]:
+    return sorted(b for b in session.scalars(
+        select(SaleRequestRow.batch_id).where(SaleRequestRow.id.in_(intake_ids)).distinct()) if b is not None)
+
