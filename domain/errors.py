@@ -123,6 +123,14 @@ REASON_CODES = tuple(
 )
 
 
+class OriginalStillPending(TillpostError):
+    """A return arrived before its original sale was posted (both in flight): try it again shortly."""
+
+    def __init__(self, original_request_id: str) -> None:
+        super().__init__(f"original sale {original_request_id!r} is received but not posted yet")
+        self.original_request_id = original_request_id
+
+
 class TransientError(TillpostError):
     """A passing fault (deadlock, lost connection) that outlived the in-process retries."""
 

@@ -23,6 +23,7 @@ from domain.db import in_transaction
 from domain.errors import (
     InsufficientStock,
     NotFound,
+    OriginalStillPending,
     Rejected,
     ReturnExceedsSale,
     Shortfall,
@@ -66,6 +67,7 @@ def post_request(sessions: sessionmaker[Session], intake_id: int) -> Posted:
     """Post one received request in its own transaction (retried on deadlock or lost connection).
 
     Safe to call twice or in parallel: a request whose outcome is already recorded is left as is.
+    Outcome PENDING means "not decided yet": a return whose original sale is still in flight.
     """
     return in_transaction(sessions, lambda session: decide(session, intake_id))
 
@@ -98,6 +100,8 @@ def decide(session: Session, intake_id: int) -> Posted:
             return Posted(intake_id, outcome, existing.id)
         with session.begin_nested():
             sale_id = write_sale(session, outlet, request, fingerprint, intake_id)
+    except OriginalStillPending:
+        return Posted(intake_id, "PENDING")  # nothing recorded: the caller tries it again after the original
     except Rejected as rejection:
         where = f"line {row.line_no}: " if row.line_no is not None else ""
         _record(session, intake_id, "REJECTED", reason=rejection.code, message=where + rejection.message,
@@ -204,6 +208,8 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> tu
         .with_for_update()
     ).one_or_none()
     if original is None:
+        if _received_but_pending(session, request.original_request_id):
+            raise OriginalStillPending(request.original_request_id or "")
         raise UnknownOriginal(f"original sale {request.original_request_id!r} was never posted for this company",
                               original_request_id=request.original_request_id)
     left: dict[str, Decimal] = defaultdict(Decimal)
@@ -223,6 +229,12 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> tu
         raise ReturnExceedsSale(f"return exceeds the original sale: {text}",
                                 skus={sku: str(left[sku]) for sku in over})
     return original.id, original.customer_id
+
+
+def _received_but_pending(session: Session, request_id: str | None) -> bool:
+    return session.scalar(
+        select(func.count()).where(SaleRequestRow.request_id == request_id, SaleRequestRow.outcome == "PENDING")
+    ) != 0
 
 
 def _insert_sale(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from celery import shared_task
@@ -13,31 +14,44 @@ from domain.posting import post_request
 from tasks import db
 from tasks.followups import enqueue_follow_ups
 
+MAX_DEFERRALS = 30  # a return waiting for its original; after that the sweeper takes over
+
 
 @shared_task(bind=True, name="tasks.posting.post_requests", max_retries=None)
-def post_requests(self: Any, intake_ids: list[int]) -> dict[str, int]:
+def post_requests(self: Any, intake_ids: list[int], deferrals: int = 0) -> dict[str, int]:
     """Post each request, then enqueue the follow-ups of the sales this run posted.
 
-    Safe to run twice: a request with a recorded outcome is left as it is. On a passing database
-    fault the sales posted so far still get their follow-ups, and the chunk is retried with backoff.
+    Safe to run twice: a request with a recorded outcome is left as it is.
     """
+    return post_chunk(self, intake_ids, deferrals)
+
+
+def post_chunk(task: Any, intake_ids: list[int], deferrals: int = 0) -> dict[str, int]:
+    """The body of every posting task. On a passing database fault the sales posted so far still
+    get their follow-ups, and the task is retried with backoff; a return whose original sale is
+    still in flight is sent again a little later."""
+    sessions = db.sessions()
     posted: list[int] = []
-    counts: dict[str, int] = {}
+    deferred: list[int] = []
+    counts: Counter[str] = Counter()
     try:
         for intake_id in intake_ids:
             try:
-                result = post_request(db.sessions(), intake_id)
+                result = post_request(sessions, intake_id)
             except NotFound:
-                counts["MISSING"] = counts.get("MISSING", 0) + 1
+                counts["MISSING"] += 1
                 continue
-            counts[result.outcome] = counts.get(result.outcome, 0) + 1
+            counts[result.outcome] += 1
             if result.newly_posted and result.sale_id is not None:
                 posted.append(result.sale_id)
+            elif result.outcome == "PENDING":
+                deferred.append(result.intake_id)
     except TransientError as exc:
         enqueue_follow_ups(posted)
-        raise self.retry(exc=exc, countdown=min(60, 2 ** min(self.request.retries, 6))) from exc
+        raise task.retry(exc=exc, countdown=min(60, 2 ** min(task.request.retries, 6))) from exc
     enqueue_follow_ups(posted)
-    sessions = db.sessions()
+    if deferred and deferrals < MAX_DEFERRALS:
+        post_requests.apply_async((deferred,), {"deferrals": deferrals + 1}, countdown=min(30, 1 + deferrals))
     for batch_id in in_transaction(sessions, lambda s: batches.batches_of_requests(s, intake_ids)):
         in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
-    return counts
+    return dict(counts)

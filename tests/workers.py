@@ -16,7 +16,9 @@ from pathlib import Path
 import redis
 from kombu.utils.url import url_to_parts
 
-TEST_REDIS_DB = 9
+# Tests use a Redis database of their own (not 0), chosen per test run so that two runs on one
+# machine (two developers, or a developer and CI) do not eat each other's messages.
+TEST_REDIS_DB = 1 + (os.getpid() % 15)
 
 
 def test_broker_url(url: str) -> str:
