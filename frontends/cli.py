@@ -146,25 +146,15 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
-    from domain import batch_report, batches
-    from domain.batchfiles import read_batch
+    from domain import batch_report
+    from frontends.batchpost import post_file
     from frontends.progress import follow
-    from tasks.batches import enqueue_batch
-    from workers.app import app  # noqa: F401  (the configured Celery app sends the messages)
 
     path = Path(args.file)
     if not path.is_file():
         raise BadInput(f"no such batch file: {path}")
     sessions = _sessions()
-    digest = batches.file_digest(path)
-    with sessions.begin() as session:
-        batch_id = batches.unfinished_batch(session, digest)
-    if batch_id is None:
-        with sessions.begin() as session:
-            batch_id = batches.stage(session, str(path), digest, read_batch(path))
-    else:
-        print(f"resuming unfinished batch {batch_id} of the same file", file=sys.stderr)
-    enqueue_batch(sessions, batch_id)
+    batch_id = post_file(sessions, path)
     if not args.json:
         print(f"batch {batch_id}")
     finished = True
@@ -223,6 +213,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     enqueue_batch(sessions, args.batch)
     print(f"batch {args.batch}: {reopened} rejected request(s) sent to post again")
     return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from frontends.demo import run_demo
+
+    document = run_demo(args.sales, args.workers, start_workers=not args.no_workers)
+    _print_batch(args, document)
+    return 0 if document["reconciled"] else 1
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
@@ -341,6 +339,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--batch", type=int, required=True)
     replay.add_argument("--reason", help="only requests rejected for this reason code")
     replay.set_defaults(run=cmd_replay)
+
+    demo = sub.add_parser("demo", help="from nothing to a posted day: demo shop, a day of sales, summary")
+    demo.add_argument("--sales", type=int, default=5000, help="sales in the generated day (default 5000)")
+    demo.add_argument("--workers", type=int, default=2, help="worker processes to post with (default 2)")
+    demo.add_argument("--no-workers", action="store_true", help="use workers that are already running")
+    demo.add_argument("--json", action="store_true")
+    demo.set_defaults(run=cmd_demo)
 
     worker = sub.add_parser("worker", help="one Celery worker (extra arguments go to Celery)")
     worker.add_argument("celery_args", nargs=argparse.REMAINDER)

@@ -33,6 +33,14 @@ def exec_worker(extra: list[str]) -> None:
     os.execv(command[0], command)
 
 
+def start_process(command: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, start_new_session=True)
+
+
+def stop_process(child: subprocess.Popen[bytes], grace: float = 20.0) -> None:
+    _stop_children([("process", child)], grace)
+
+
 def run_all(commands: list[tuple[str, list[str]]], grace: float = 20.0) -> int:
     children: list[tuple[str, subprocess.Popen[bytes]]] = []
     stopping = False
@@ -45,7 +53,7 @@ def run_all(commands: list[tuple[str, list[str]]], grace: float = 20.0) -> int:
     signal.signal(signal.SIGTERM, stop)
     for name, command in commands:
         print(f"starting {name}: {' '.join(command[2:])}", flush=True)
-        children.append((name, subprocess.Popen(command, start_new_session=True)))
+        children.append((name, start_process(command)))
     code = 0
     try:
         while not stopping:

@@ -1,0 +1,29 @@
+"""Posting a batch file: stage it durably (or resume the unfinished batch of the same file), then
+enqueue its chunks. Shared by `tillpost post` and `tillpost demo`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain import batches
+from domain.batchfiles import read_batch
+
+
+def post_file(sessions: sessionmaker[Session], path: Path) -> int:
+    """Returns the batch id. Every request is committed in PostgreSQL before the first message is sent."""
+    from tasks.batches import enqueue_batch
+    from workers.app import app  # noqa: F401  (the configured Celery app sends the messages)
+
+    digest = batches.file_digest(path)
+    with sessions.begin() as session:
+        batch_id = batches.unfinished_batch(session, digest)
+    if batch_id is None:
+        with sessions.begin() as session:
+            batch_id = batches.stage(session, str(path), digest, read_batch(path))
+    else:
+        print(f"resuming unfinished batch {batch_id} of the same file", file=sys.stderr)
+    enqueue_batch(sessions, batch_id)
+    return batch_id

@@ -1,0 +1,88 @@
+"""`tillpost demo`: from nothing to a posted day in one command.
+
+Embedded servers (unless URLs are configured), migrations, the demo shop's master data imported
+through the same CSV import shops use, a generated day of sales written as a JSON Lines batch,
+worker processes started for the run, the batch posted with a live progress bar, the summary printed.
+"""
+
+from __future__ import annotations
+
+import io
+import subprocess
+from pathlib import Path
+import time
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain import batch_report
+from domain.db import make_engine, session_factory
+from domain.masterdata import KINDS, import_csv
+from domain.tables import Batch
+from frontends import processes
+from frontends.batchpost import post_file
+from frontends.demo_data import as_csv, catalogue, day_of_sales
+from frontends.progress import follow
+from runtime import embedded, settings
+from runtime.schema import upgrade
+
+
+def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, object]:
+    config = settings.load()
+    embedded.ensure_running(config)
+    url = settings.load().database_url
+    print("1/5 database migrated", flush=True)
+    upgrade(url)
+    sessions = session_factory(make_engine(url))
+    load_shop(sessions)
+    print("2/5 demo shop imported: 4 outlets, 120 products, 300 members", flush=True)
+    path, day = write_day(sessions, config.home, sales)
+    print(f"3/5 {sales:,} sales of {day} written to {path}", flush=True)
+    worker = _start_workers(workers, config.home / "demo" / "workers.log") if start_workers else None
+    try:
+        print(f"4/5 posting with {workers} worker process(es)", flush=True)
+        started = time.monotonic()
+        batch_id = post_file(sessions, path)
+        follow(sessions, batch_id, until=("DONE",))
+        elapsed = time.monotonic() - started
+    finally:
+        if worker is not None:
+            processes.stop_process(worker)
+    with sessions() as session:
+        document = batch_report.batch_show(session, batch_id)
+    print(f"5/5 batch {batch_id} {document['state']} in {elapsed:.1f}s ({sales / elapsed:,.0f} sales/s)", flush=True)
+    return document
+
+
+def load_shop(sessions: sessionmaker[Session]) -> None:
+    shop = catalogue()
+    for kind in KINDS:
+        with sessions.begin() as session:
+            import_csv(session, kind, io.StringIO(as_csv(shop[kind])))
+
+
+def write_day(sessions: sessionmaker[Session], home: Path, sales: int) -> tuple[Path, str]:
+    """Each run posts the next day, so running the demo again adds a day instead of duplicates."""
+    with sessions() as session:
+        runs = session.scalar(select(func.count()).select_from(Batch).where(Batch.source.like("%demo-day-%"))) or 0
+    day = (date(2025, 3, 1) + timedelta(days=runs)).isoformat()
+    folder = home / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"demo-day-{day}.jsonl"
+    with path.open("w") as out:
+        for line in day_of_sales(sales, seed=runs + 1, day=day):
+            out.write(line + "\n")
+    return path, day
+
+
+def _start_workers(workers: int, log: Path) -> subprocess.Popen[bytes]:
+    from workers.app import app
+
+    command = processes.worker_command(["-c", str(workers), "--logfile", str(log)])
+    worker = processes.start_process(command)
+    deadline = time.monotonic() + 60
+    while not app.control.ping(timeout=0.5):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the demo's workers did not answer within 60 s")
+    return worker

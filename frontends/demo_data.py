@@ -1,0 +1,160 @@
+"""A made-up but realistic shop and a day of its sales, for `tillpost demo` and the benchmarks.
+
+Kopi & Co: four outlets (three tills and a web shop), a catalogue with zero-rated and untracked
+items, loyalty customers. A day has walk-ins, loyalty sales, web orders, returns of earlier sales,
+cash with rounding and change, and (when asked) a few bad requests of each kind.
+Deterministic for a given seed. Amounts due come from the domain's own pricing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from domain.pricing import ProductInfo, price_sale
+from domain.requests import parse_request
+
+SGT = timezone(timedelta(hours=8))
+OUTLETS = {"ORCH": "Orchard Road", "TAMP": "Tampines Mall", "JEM": "Jurong East", "WEB": "Web shop"}
+TILLS = ("ORCH", "TAMP", "JEM")
+CASHIERS = ("amy", "ben", "chitra", "dinesh", "ella", "farid")
+WORDS = ("Kopi", "Teh", "Kaya", "Pandan", "Gula Melaka", "Milo", "Durian", "Chendol", "Ondeh", "Bandung")
+THINGS = ("Beans 250g", "Mug", "Tin", "Biscuits", "Gift Box", "Tote Bag", "Syrup", "Cookies", "Tumbler", "Sampler")
+
+
+def catalogue(products: int = 120, customers: int = 300) -> dict[str, list[dict[str, Any]]]:
+    rng = random.Random(7)
+    items = []
+    for n in range(products):
+        sku = f"KC{n + 1:04d}"
+        book = n % 25 == 0  # zero-rated: printed matter sold as exempt for the demo
+        voucher = n % 40 == 1  # gift vouchers: no stock
+        price = Decimal(rng.randrange(150, 6000)) / 100
+        items.append({
+            "company": "KOPI", "sku": sku, "name": f"{WORDS[n % len(WORDS)]} {THINGS[(n // 10) % len(THINGS)]}",
+            "price": f"{price:.2f}", "gst_rate": "0.00" if book else "9.00", "cost": f"{price * Decimal('0.55'):.2f}",
+            "track_inventory": "false" if voucher else "true", "reorder_point": "" if voucher else "20",
+            "reorder_target": "" if voucher else "120", "supplier": ("Bean Bros" if n % 2 else "Lim Trading"),
+        })
+    return {
+        "companies": [{"code": "KOPI", "name": "Kopi & Co Pte Ltd", "uen": "201912345K",
+                       "gst_registration_number": "M90312345X", "prices_include_gst": "true", "currency": "SGD"}],
+        "outlets": [{"code": c, "company": "KOPI", "name": f"Kopi & Co {name}",
+                     "address": f"{10 + i} {name}, Singapore {238800 + i}"}
+                    for i, (c, name) in enumerate(OUTLETS.items())],
+        "users": [{"company": "KOPI", "username": u, "full_name": u.title()} for u in CASHIERS],
+        "products": items,
+        "customers": [{"company": "KOPI", "code": f"M{n:05d}", "name": f"Member {n}",
+                       "email": f"member{n}@example.com"} for n in range(1, customers + 1)],
+        "stock": [{"outlet": o, "sku": p["sku"], "quantity": "100000"}
+                  for o in OUTLETS for p in items if p["track_inventory"] == "true"],
+    }
+
+
+def as_csv(rows: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _infos(items: list[dict[str, Any]]) -> dict[str, ProductInfo]:
+    return {p["sku"]: ProductInfo(i, p["sku"], p["name"], Decimal(p["price"]), Decimal(p["gst_rate"]),
+                                  p["track_inventory"] == "true") for i, p in enumerate(items)}
+
+
+def day_of_sales(count: int, seed: int = 1, bad: bool = True, day: str = "2025-03-01") -> Iterator[str]:
+    """JSON Lines text, one request a line. With `bad`, about 1 in 500 requests is wrong on purpose."""
+    rng = random.Random(seed)
+    shop = catalogue()
+    products = _infos(shop["products"])
+    skus = list(products)
+    customers = [c["code"] for c in shop["customers"]]
+    opening = datetime.fromisoformat(f"{day}T10:00:00").replace(tzinfo=SGT)
+    earlier: list[dict[str, Any]] = []
+    for n in range(count):
+        at = opening + timedelta(seconds=int(43200 * n / max(count, 1)))
+        request_id = f"{day}-{n + 1:07d}"
+        if earlier and n > 1500 and rng.random() < 0.02:
+            request = _return_of(rng, rng.choice(earlier[:-1000] or earlier), request_id, at)
+        else:
+            request = _sale(rng, request_id, at, skus, customers)
+        request["tenders"] = _tenders(rng, request, *_amounts_due(request, products))
+        if request.get("kind") != "return" and len(earlier) < 50_000:
+            earlier.append(request)
+        if bad and n % 500 == 250:
+            yield _spoil(rng, request, n)
+        else:
+            yield json.dumps(request)
+
+
+def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], customers: list[str]) -> dict[str, Any]:
+    outlet = "WEB" if rng.random() < 0.15 else rng.choice(TILLS)
+    lines = [{"sku": sku, "quantity": str(rng.choice((1, 1, 1, 2, 3)))} for sku in rng.sample(skus, rng.randint(1, 4))]
+    if rng.random() < 0.1:
+        lines[0]["discount"] = "1.00"
+    request: dict[str, Any] = {"request_id": request_id, "outlet": outlet, "occurred_at": at.isoformat(),
+                               "lines": lines, "tenders": []}
+    if outlet == "WEB":
+        request["channel"] = "web"
+        request["customer"] = rng.choice(customers)
+    else:
+        request["cashier"] = rng.choice(CASHIERS)
+        if rng.random() < 0.4:
+            request["customer"] = rng.choice(customers)
+    return request
+
+
+def _return_of(rng: random.Random, original: dict[str, Any], request_id: str, at: datetime) -> dict[str, Any]:
+    line = rng.choice(original["lines"])
+    returned = {"sku": line["sku"], "quantity": "1"}
+    request = {"request_id": request_id, "kind": "return", "original_request_id": original["request_id"],
+               "outlet": original["outlet"], "channel": original.get("channel", "pos"),
+               "occurred_at": at.isoformat(), "lines": [returned], "tenders": []}
+    if original["outlet"] != "WEB":
+        request["cashier"] = rng.choice(CASHIERS)
+    return request
+
+
+def _amounts_due(request: dict[str, Any], products: dict[str, ProductInfo]) -> tuple[Decimal, Decimal]:
+    """What is due when paid all in cash (rounded to 0.05) and otherwise, priced as a sale."""
+    as_sale = {**request, "kind": "sale", "tenders": [{"method": "CASH", "amount": "999999"}]}
+    as_sale.pop("original_request_id", None)
+    priced = price_sale(parse_request(as_sale), products, prices_include_gst=True)
+    return priced.total, priced.total - priced.rounding_adjustment
+
+
+def _tenders(rng: random.Random, request: dict[str, Any], cash_due: Decimal, due: Decimal) -> list[dict[str, str]]:
+    if due == 0:
+        return [{"method": "CASH", "amount": "1.00"}]
+    if request.get("channel") == "web":
+        return [{"method": "CARD", "amount": f"{due:.2f}"}]
+    if request.get("kind") == "return":
+        return [{"method": "CASH", "amount": f"{cash_due:.2f}"}]
+    roll = rng.random()
+    if roll < 0.35:
+        cash = cash_due.quantize(Decimal(1), rounding=ROUND_CEILING)  # a note or two; change is given
+        return [{"method": "CASH", "amount": f"{max(cash, cash_due):.2f}"}]
+    if roll < 0.45 and due > 5:
+        return [{"method": "CARD", "amount": f"{due - 5:.2f}"}, {"method": "CASH", "amount": "5.00"}]
+    return [{"method": rng.choice(("CARD", "NETS", "PAYNOW")), "amount": f"{due:.2f}"}]
+
+
+def _spoil(rng: random.Random, request: dict[str, Any], n: int) -> str:
+    kind = (n // 500) % 4
+    if kind == 0:
+        request["lines"][0]["sku"] = "NO-SUCH-SKU"
+    elif kind == 1:
+        request["tenders"] = [{"method": "NETS", "amount": "0.50"}]
+    elif kind == 2:
+        return json.dumps(request)[:-5]  # a truncated line: not JSON at all
+    else:
+        request["colour"] = "red"  # an unknown field
+    return json.dumps(request)
