@@ -5,6 +5,7 @@ Returns are priced like sales and then signed negative, so the ledger nets with 
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -68,6 +69,7 @@ def price_sale(request: SaleRequest, products: Mapping[str, ProductInfo], prices
     all_cash = all(t.method is TenderMethod.CASH for t in request.tenders)
     rounding = sign * cash_rounding(abs(before_rounding)) if all_cash else ZERO
     total = before_rounding + rounding
+    _check_fits_the_ledger(lines, [subtotal, tax, total, sum((t.amount for t in request.tenders), ZERO)])
     tenders = [PricedTender(t.method.value, sign * t.amount, t.reference) for t in request.tenders]
     change = _change_due(request, abs(total))
     return PricedSale(
@@ -98,6 +100,26 @@ def _price_line(n: int, line: Line, product: ProductInfo, included: bool, sign: 
         gst_rate=product.gst_rate,
         tax=sign * line_tax(amount, product.gst_rate, included),
     )
+
+
+MONEY_LIMIT = Decimal(10) ** 12  # a NUMERIC(14, 2) money column holds less than this
+QUANTITY_LIMIT = Decimal(10) ** 11  # and a NUMERIC(14, 3) quantity (a stock movement) less than this
+
+
+def _check_fits_the_ledger(lines: list[PricedLine], sums: list[Decimal]) -> None:
+    """Each field fits its column (requests.py), but sums of them may not: INVALID, never a database error."""
+    moved: dict[str, Decimal] = defaultdict(Decimal)
+    for line in lines:
+        moved[line.product.sku] += abs(line.quantity)
+    problems = [
+        FieldError("lines", f"{sku}: a quantity of {qty} is more than the ledger holds")
+        for sku, qty in moved.items()
+        if qty >= QUANTITY_LIMIT
+    ]
+    if any(abs(amount) >= MONEY_LIMIT for amount in sums):
+        problems.append(FieldError("", "the sale's amounts reach 10^12 or more, more than the ledger holds"))
+    if problems:
+        raise Invalid(problems)
 
 
 def _change_due(request: SaleRequest, due: Decimal) -> Decimal:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -47,6 +48,12 @@ class TenderMethod(StrEnum):
     STORE_CREDIT = "STORE_CREDIT"
 
 
+# Python's Decimal() also takes "1_000" and non-ASCII digits; the wire format takes plain decimals only.
+_DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)
+# Pydantic also reads "1740795300" as a Unix time; RFC 3339 starts with the date and time.
+_DATE_TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}", re.ASCII)
+
+
 def _decimal_input(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("must be a decimal number, not true/false")
@@ -55,6 +62,8 @@ def _decimal_input(value: Any) -> Any:
         return Decimal(repr(value))
     if isinstance(value, str) and value != value.strip():
         raise ValueError("must not have surrounding spaces")
+    if isinstance(value, str) and not _DECIMAL_TEXT.fullmatch(value):
+        raise ValueError(f"must be a decimal number such as 12.50, not {value[:40]!r}")
     return value
 
 
@@ -69,15 +78,24 @@ def _places(limit: int) -> AfterValidator:
 
 
 def _rfc3339(value: Any) -> Any:
-    if not isinstance(value, (str, datetime)):
+    if not isinstance(value, (str, datetime)) or (isinstance(value, str) and not _DATE_TIME_TEXT.match(value)):
         raise ValueError("must be an RFC 3339 timestamp string with an offset")
     return value
 
 
-Quantity = Annotated[Decimal, BeforeValidator(_decimal_input), Field(gt=0, allow_inf_nan=False), _places(3)]
-Price = Annotated[Decimal, BeforeValidator(_decimal_input), Field(ge=0, allow_inf_nan=False), _places(4)]
-Discount = Annotated[Decimal, BeforeValidator(_decimal_input), Field(ge=0, allow_inf_nan=False), _places(2)]
-Amount = Annotated[Decimal, BeforeValidator(_decimal_input), Field(gt=0, allow_inf_nan=False), _places(2)]
+# Upper bounds: what the ledger's NUMERIC(14, places) columns hold, so a huge value is INVALID, not a database error.
+Quantity = Annotated[
+    Decimal, BeforeValidator(_decimal_input), Field(gt=0, lt=Decimal(10**11), allow_inf_nan=False), _places(3)
+]
+Price = Annotated[
+    Decimal, BeforeValidator(_decimal_input), Field(ge=0, lt=Decimal(10**10), allow_inf_nan=False), _places(4)
+]
+Discount = Annotated[
+    Decimal, BeforeValidator(_decimal_input), Field(ge=0, lt=Decimal(10**12), allow_inf_nan=False), _places(2)
+]
+Amount = Annotated[
+    Decimal, BeforeValidator(_decimal_input), Field(gt=0, lt=Decimal(10**12), allow_inf_nan=False), _places(2)
+]
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
 Code = Annotated[str, Field(min_length=1, max_length=100)]
 
@@ -118,11 +136,14 @@ class SaleRequest(_Strict):
             raise ValueError("cashier: required for channel pos")
         if self.kind is Kind.SALE and self.original_request_id is not None:
             raise ValueError("original_request_id: only allowed for kind return")
+        if self.original_request_id == self.request_id:
+            raise ValueError("original_request_id: a return cannot reverse itself")
         return self
 
     def fingerprint(self) -> str:
         """Same content, same fingerprint: decimals normalised, defaults filled in."""
-        return fingerprint_of(self.model_dump(mode="json"))
+        # Python mode keeps Decimals (JSON mode would turn 12.50 and 12.5 into different strings).
+        return fingerprint_of(self.model_dump())
 
 
 def fingerprint_of(obj: Any) -> str:
@@ -133,6 +154,8 @@ def fingerprint_of(obj: Any) -> str:
 def _normal_decimal(value: Any) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
+    if isinstance(value, datetime):
+        return value.isoformat()
     raise TypeError(type(value).__name__)
 
 

@@ -90,3 +90,61 @@ def on_hand(session: Session, outlet_id: int, product_id: int) -> Decimal:
 
     return session.scalar(select(StockLevel.on_hand).where(
         StockLevel.outlet_id == outlet_id, StockLevel.product_id == product_id)) or Decimal(0)
+
+
+# Helpers for reading the ledger back in tests (appended; the builders above are unchanged).
+
+LEDGER_TABLES = (
+    "stock_levels", "stock_movements", "stock_discrepancies", "sales", "sale_lines", "tenders", "follow_ups",
+    "loyalty_entries",
+)
+
+
+def row_counts(session: Session, tables: tuple[str, ...] = LEDGER_TABLES) -> dict[str, int]:
+    from sqlalchemy import text
+
+    return {table: session.scalar(text(f"SELECT count(*) FROM {table}")) or 0 for table in tables}
+
+
+def stock_levels(session: Session) -> dict[tuple[int, int], Decimal]:
+    """On hand by (outlet_id, product_id), for every stock row."""
+    from domain.tables import StockLevel
+
+    rows = session.execute(select(StockLevel.outlet_id, StockLevel.product_id, StockLevel.on_hand))
+    return {(outlet_id, product_id): qty for outlet_id, product_id, qty in rows}
+
+
+def stock_drift(session: Session) -> dict[tuple[int, int], tuple[Decimal, Decimal]]:
+    """(on hand, sum of movements) for every (outlet, product) where the two differ; empty when the books hold."""
+    from sqlalchemy import func
+
+    from domain.tables import StockMovement
+
+    moved = {
+        (outlet_id, product_id): total
+        for outlet_id, product_id, total in session.execute(
+            select(StockMovement.outlet_id, StockMovement.product_id, func.sum(StockMovement.quantity))
+            .group_by(StockMovement.outlet_id, StockMovement.product_id)
+        )
+    }
+    held = stock_levels(session)
+    return {
+        key: (held.get(key, Decimal(0)), moved.get(key, Decimal(0)))
+        for key in held.keys() | moved.keys()
+        if held.get(key, Decimal(0)) != moved.get(key, Decimal(0))
+    }
+
+
+def intake_row(session: Session, intake_id: int) -> Any:
+    """The recorded intake row (outcome, reason, message, details, fingerprints, sale_id, attempts)."""
+    from domain.tables import SaleRequestRow
+
+    return session.execute(select(SaleRequestRow).where(SaleRequestRow.id == intake_id)).scalar_one()
+
+
+def receive_one(sessions: sessionmaker[Session], payload: Any) -> int:
+    """Record one payload as received (PENDING) and return its intake id, without posting it."""
+    with sessions.begin() as session:
+        (intake_id,) = receive(session, [payload])
+    return intake_id
+
