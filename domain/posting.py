@@ -12,7 +12,7 @@ by product id (domain/stock.py).
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -160,17 +160,18 @@ def write_sale(session: Session, outlet: _Outlet, request: SaleRequest, fingerpr
     """Write sale, lines, tenders, stock movements and the follow-up outbox; raise on any rejection."""
     company_id = outlet.company_id
     products = _products(session, company_id, {line.sku for line in request.lines})
-    priced = price_sale(request, products, outlet.prices_include_gst)
     cashier_id = _cashier(session, company_id, request.cashier)
     customer_id = _customer(session, company_id, request.customer)
     original_id = None
     if request.kind is Kind.RETURN and request.original_request_id:
-        original_id, original_customer = _check_return(session, company_id, request)
-        customer_id = customer_id or original_customer
+        original = _check_return(session, company_id, request)
+        original_id, customer_id = original.id, customer_id or original.customer_id
+        products = {sku: original.as_paid(p) for sku, p in products.items()}
+    priced = price_sale(request, products, outlet.prices_include_gst)
     sale_id = _insert_sale(session, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id,
                            intake_id)
     _apply_stock(session, outlet, request, priced, sale_id)
-    session.execute(insert(FollowUp), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
+    session.execute(insert(FollowUp.__table__), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
     return sale_id
 
 
@@ -200,7 +201,23 @@ def _customer(session: Session, company_id: int, code: str | None) -> int | None
     return found
 
 
-def _check_return(session: Session, company_id: int, request: SaleRequest) -> tuple[int, int | None]:
+@dataclass(frozen=True)
+class _Original:
+    """The sale a return gives goods back to, and what each of its SKUs was sold for."""
+
+    id: int
+    customer_id: int | None
+    paid: dict[str, tuple[Decimal, Decimal]]  # sku -> (unit price actually paid, GST rate charged)
+
+    def as_paid(self, product: ProductInfo) -> ProductInfo:
+        """A refund is worth what was paid (after discounts) at the GST rate charged then, not today's."""
+        if product.sku not in self.paid:
+            return product
+        price, rate = self.paid[product.sku]
+        return replace(product, price=price, gst_rate=rate)
+
+
+def _check_return(session: Session, company_id: int, request: SaleRequest) -> _Original:
     """The original sale must exist; no SKU may come back more often than it was sold."""
     original = session.execute(
         select(Sale.id, Sale.customer_id)
@@ -208,18 +225,22 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> tu
         .with_for_update()
     ).one_or_none()
     if original is None:
-        if _received_but_pending(session, request.original_request_id):
+        if _received_but_pending(session, company_id, request.original_request_id):
             raise OriginalStillPending(request.original_request_id or "")
         raise UnknownOriginal(f"original sale {request.original_request_id!r} was never posted for this company",
                               original_request_id=request.original_request_id)
     left: dict[str, Decimal] = defaultdict(Decimal)
+    sold: dict[str, tuple[Decimal, Decimal, Decimal]] = {}  # sku -> (quantity, amount, rate)
     already_back = (
-        select(SaleLine.sku, SaleLine.quantity)
+        select(SaleLine.sku, SaleLine.quantity, SaleLine.amount, SaleLine.gst_rate, SaleLine.sale_id)
         .join(Sale, Sale.id == SaleLine.sale_id)
         .where((Sale.id == original.id) | (Sale.original_sale_id == original.id))
     )
-    for sku, quantity in session.execute(already_back):
+    for sku, quantity, amount, rate, sale_id in session.execute(already_back):
         left[sku] += quantity
+        if sale_id == original.id:
+            qty, paid, _ = sold.get(sku, (Decimal(0), Decimal(0), rate))
+            sold[sku] = (qty + quantity, paid + amount, rate)
     wanted: dict[str, Decimal] = defaultdict(Decimal)
     for line in request.lines:
         wanted[line.sku] += line.quantity
@@ -228,12 +249,22 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> tu
         text = ", ".join(f"{sku} (returning {qty}, returnable {left[sku]})" for sku, qty in sorted(over.items()))
         raise ReturnExceedsSale(f"return exceeds the original sale: {text}",
                                 skus={sku: str(left[sku]) for sku in over})
-    return original.id, original.customer_id
+    paid = {sku: ((amount / qty).quantize(PRICE_PLACES), rate) for sku, (qty, amount, rate) in sold.items()}
+    return _Original(original.id, original.customer_id, paid)
 
 
-def _received_but_pending(session: Session, request_id: str | None) -> bool:
+PRICE_PLACES = Decimal("0.0001")
+
+
+def _received_but_pending(session: Session, company_id: int, request_id: str | None) -> bool:
+    """Is a sale with this request_id received for this company but not decided yet?"""
     return session.scalar(
-        select(func.count()).where(SaleRequestRow.request_id == request_id, SaleRequestRow.outcome == "PENDING")
+        select(func.count())
+        .select_from(SaleRequestRow)
+        .join(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
+        .where(SaleRequestRow.request_id == request_id, SaleRequestRow.outcome == "PENDING",
+               Outlet.company_id == company_id,
+               func.coalesce(SaleRequestRow.payload["kind"].astext, "sale") == "sale")
     ) != 0
 
 
@@ -244,22 +275,22 @@ def _insert_sale(
     number = literal(f"{outlet.code}-").concat(func.lpad(cast(sale_number.next_value(), Text), 8, "0"))
     batch_id = select(SaleRequestRow.batch_id).where(SaleRequestRow.id == intake_id).scalar_subquery()
     sale_id: int = session.execute(
-        insert(Sale).values(
+        insert(Sale.__table__).values(
             company_id=outlet.company_id, request_id=request.request_id, fingerprint=fingerprint,
             transaction_number=number, kind=request.kind.value, original_sale_id=original_id,
             outlet_id=outlet.id, channel=request.channel.value, occurred_at=request.occurred_at,
             cashier_id=cashier_id, customer_id=customer_id, batch_id=batch_id,
             subtotal=priced.subtotal, tax=priced.tax, rounding_adjustment=priced.rounding_adjustment,
             total=priced.total, tendered=priced.tendered, change_due=priced.change_due, notes=request.notes,
-        ).returning(Sale.id)
+        ).returning(Sale.__table__.c.id)
     ).scalar_one()
-    session.execute(insert(SaleLine), [
+    session.execute(insert(SaleLine.__table__), [
         {"sale_id": sale_id, "line_no": line.line_no, "product_id": line.product.id, "sku": line.product.sku,
          "description": line.product.name, "quantity": line.quantity, "unit_price": line.unit_price,
          "discount": line.discount, "amount": line.amount, "gst_rate": line.gst_rate, "tax": line.tax}
         for line in priced.lines
     ])
-    session.execute(insert(TenderRow), [
+    session.execute(insert(TenderRow.__table__), [
         {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
         for t in priced.tenders
     ])
@@ -282,7 +313,7 @@ def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced
     if policy == "REJECT":
         raise InsufficientStock([Shortfall(skus[pid], on_hand - changes[pid], -changes[pid])
                                  for pid, on_hand in sorted(below.items())])
-    session.execute(insert(StockDiscrepancy), [
+    session.execute(insert(StockDiscrepancy.__table__), [
         {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
         for pid, on_hand in sorted(below.items())
     ])

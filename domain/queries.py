@@ -37,7 +37,8 @@ def outcomes(session: Session, intake_ids: list[int]) -> list[dict[str, Any]]:
                SaleRequestRow.message, SaleRequestRow.details,
                Sale.transaction_number, Sale.subtotal, Sale.tax, Sale.rounding_adjustment, Sale.total,
                Sale.change_due, points.label("points_earned"))
-        .outerjoin(Sale, Sale.id == SaleRequestRow.sale_id)
+        # A CONFLICT names the sale it collided with, but that sale's amounts are not this request's.
+        .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome != "CONFLICT"))
         .where(SaleRequestRow.id.in_(intake_ids))
     ).all()
     by_id = {row.id: row for row in rows}

@@ -27,16 +27,17 @@ def move_stock(
     ordered = [(pid, qty) for pid, qty in sorted(changes.items()) if qty != 0]
     if not ordered:
         return {}
-    upsert = pg_insert(StockLevel).values(
+    levels = StockLevel.__table__
+    rows = pg_insert(levels).values(
         [{"outlet_id": outlet_id, "product_id": pid, "on_hand": qty} for pid, qty in ordered]
     )
-    upsert = upsert.on_conflict_do_update(
-        index_elements=[StockLevel.outlet_id, StockLevel.product_id],
-        set_={"on_hand": StockLevel.on_hand + upsert.excluded.on_hand},
-    ).returning(StockLevel.product_id, StockLevel.on_hand)
+    upsert = rows.on_conflict_do_update(
+        index_elements=[levels.c.outlet_id, levels.c.product_id],
+        set_={"on_hand": levels.c.on_hand + rows.excluded.on_hand},
+    ).returning(levels.c.product_id, levels.c.on_hand)
     after = {pid: on_hand for pid, on_hand in session.execute(upsert)}
     session.execute(
-        insert(StockMovement),
+        insert(StockMovement.__table__),
         [
             {"outlet_id": outlet_id, "product_id": pid, "kind": kind, "quantity": qty, "sale_id": sale_id}
             for pid, qty in ordered
