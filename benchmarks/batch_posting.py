@@ -1,0 +1,213 @@
+"""Batch posting benchmark: a day of N sales from file to DONE, through the queue and through a
+plain loop, measured in the same run on fresh databases of the same server.
+
+    .venv/bin/python benchmarks/batch_posting.py --sales 100000 --workers 2
+    .venv/bin/python benchmarks/batch_posting.py --memory-sales 1000000   # RSS of `tillpost post`
+
+Plain loop: the same file staged the same way (COPY), then every request posted by `post_request`
+in one process, then every follow-up run over sets of 200 sales: the domain code, no queue.
+Queue: `tillpost post` staging + range messages, a Celery worker with N pool processes, until the
+batch is DONE (every follow-up run). Prints figures; asserts nothing about time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import make_url, select, text  # noqa: E402
+
+from domain import batch_report, batches, followups  # noqa: E402
+from domain.batchfiles import read_batch  # noqa: E402
+from domain.db import in_transaction, make_engine, session_factory  # noqa: E402
+from domain.posting import post_request  # noqa: E402
+from domain.tables import Batch, FollowUp, Sale, SaleRequestRow  # noqa: E402
+from frontends.demo import load_shop  # noqa: E402
+from frontends.demo_data import day_of_sales  # noqa: E402
+from runtime import embedded, settings  # noqa: E402
+from runtime.schema import upgrade  # noqa: E402
+
+
+def fresh_database(server_url: str, label: str) -> str:
+    url = make_url(server_url)
+    name = f"tillpost_bench_{label}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    db_url = url.set(database=name).render_as_string(hide_password=False)
+    upgrade(db_url)
+    load_shop(session_factory(make_engine(db_url)))
+    return db_url
+
+
+def drop_database(server_url: str, db_url: str) -> None:
+    admin = make_engine(make_url(server_url).set(database="postgres").render_as_string(hide_password=False),
+                        isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(db_url).database}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def plain_loop(db_url: str, path: Path) -> float:
+    sessions = session_factory(make_engine(db_url))
+    started = time.monotonic()
+    with sessions.begin() as session:
+        batch_id = batches.stage(session, str(path), batches.file_digest(path), read_batch(path))
+    with sessions() as session:
+        ids = list(session.scalars(select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id)
+                                   .order_by(SaleRequestRow.id)))
+    posted = [r.sale_id for r in (post_request(sessions, i) for i in ids) if r.newly_posted and r.sale_id]
+    for start in range(0, len(posted), 200):
+        chunk = posted[start:start + 200]
+        in_transaction(sessions, lambda s, c=chunk: followups.run_reorder(s, c))
+        in_transaction(sessions, lambda s, c=chunk: followups.run_receipts(s, c))
+    in_transaction(sessions, lambda s: batches.advance(s, batch_id))
+    elapsed = time.monotonic() - started
+    with sessions() as session:
+        assert session.scalar(select(Batch.state).where(Batch.id == batch_id)) == "DONE"
+    return elapsed
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of a process tree, sampled from /proc every 0.2 s."""
+
+    def __init__(self, root_pid: int) -> None:
+        super().__init__(daemon=True)
+        self.root_pid, self.peak, self.stop = root_pid, {}, threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            for pid in [self.root_pid, *_children(self.root_pid)]:
+                self.peak[pid] = max(self.peak.get(pid, 0), _rss_mb(pid))
+            time.sleep(0.2)
+
+
+def _children(pid: int) -> list[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def _rss_mb(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) // 1024
+    except FileNotFoundError:
+        pass
+    return 0
+
+
+def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tuple[float, dict[int, int], dict]:
+    env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url)
+    import redis
+
+    if broker_url.startswith("redis+socket://"):
+        redis.Redis(unix_socket_path=broker_url.split("?")[0][len("redis+socket://"):], db=11).flushdb()
+    else:
+        redis.Redis.from_url(broker_url).flushdb()
+    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q",
+                               "posting,followups", "-c", str(workers), "--loglevel", "WARNING",
+                               "--without-gossip", "--without-mingle", "--logfile",
+                               str(path.parent / "bench-worker.log")], env=env, cwd=ROOT,
+                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    sampler = RssSampler(worker.pid)
+    sampler.start()
+    time.sleep(4)  # the worker's pool is up before the clock starts
+    sessions = session_factory(make_engine(db_url))
+    try:
+        started = time.monotonic()
+        poster = subprocess.run([sys.executable, "-m", "frontends.cli", "post", str(path), "--json"], env=env,
+                                cwd=ROOT, capture_output=True, text=True, check=True)
+        batch_id = int(__import__("json").loads(poster.stdout)["id"])
+        while True:
+            with sessions() as session:
+                if session.scalar(select(Batch.state).where(Batch.id == batch_id)) == "DONE":
+                    break
+            time.sleep(0.25)
+        elapsed = time.monotonic() - started
+    finally:
+        sampler.stop.set()
+        os.killpg(worker.pid, 15)
+        worker.wait(timeout=60)
+    with sessions() as session:
+        summary = batch_report.batch_show(session, batch_id)
+        summary["open_follow_ups"] = session.scalar(
+            select(FollowUp.sale_id).where(FollowUp.done_at.is_(None)).limit(1))
+        summary["sales_rows"] = session.scalar(select(Sale.id).order_by(Sale.id.desc()).limit(1))
+    return elapsed, sampler.peak, summary
+
+
+def post_memory(db_url: str, broker_url: str, sales: int, folder: Path) -> tuple[int, float]:
+    path = folder / f"memory-{sales}.jsonl"
+    with path.open("w") as out:
+        for line in day_of_sales(sales, seed=5, bad=True):
+            out.write(line + "\n")
+    env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url)
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "frontends.cli", "post", str(path), "--json"], env=env, cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
+    elapsed = time.monotonic() - started
+    path.unlink()
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sales", type=int, default=100_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--memory-sales", type=int, default=0, help="also measure `tillpost post` RSS on N sales")
+    parser.add_argument("--skip-loop", action="store_true")
+    args = parser.parse_args()
+
+    embedded.ensure_running(settings.load())
+    config = settings.load()
+    server, broker = config.database_url, config.broker_url
+    broker = broker.split("?")[0] + "?virtual_host=11" if broker.startswith("redis+socket") else broker
+    folder = config.home / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"day-{args.sales}.jsonl"
+    with path.open("w") as out:
+        for line in day_of_sales(args.sales, seed=3, bad=True):
+            out.write(line + "\n")
+    print(f"sales: {args.sales:,} requests in {path.name}; workers: {args.workers}; cores: {os.cpu_count()}")
+
+    loop_rate = None
+    if not args.skip_loop:
+        db = fresh_database(server, "loop")
+        seconds = plain_loop(db, path)
+        loop_rate = args.sales / seconds
+        print(f"plain loop : {seconds:7.1f} s  {loop_rate:7.0f} sales/s  (one process, no queue)")
+        drop_database(server, db)
+
+    db = fresh_database(server, "queue")
+    seconds, peaks, summary = through_queue(db, broker, path, args.workers)
+    rate = args.sales / seconds
+    print(f"queue      : {seconds:7.1f} s  {rate:7.0f} sales/s  (file to DONE, {args.workers} pool processes)")
+    if loop_rate:
+        print(f"ratio      : {rate / loop_rate:.2f} of the plain loop's rate")
+    print(f"outcomes   : {summary['counts']}  reconciled={summary['reconciled']}  state={summary['state']}")
+    print(f"worker RSS : peak {max(peaks.values(), default=0)} MB per process "
+          f"({', '.join(str(v) for v in sorted(peaks.values()))} MB)")
+    drop_database(server, db)
+
+    if args.memory_sales:
+        db = fresh_database(server, "memory")
+        rss, seconds = post_memory(db, broker, args.memory_sales, folder)
+        print(f"post RSS   : peak {rss} MB staging {args.memory_sales:,} sales in {seconds:.1f} s")
+        drop_database(server, db)
+
+
+if __name__ == "__main__":
+    main()
