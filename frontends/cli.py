@@ -241,8 +241,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     config.home.mkdir(parents=True, exist_ok=True)
     commands = [("worker", processes.worker_command(["-c", str(args.workers), "-B"]))]
     if not args.no_flower:
-        commands.append(("flower", processes.flower_command()))
-        print("Flower: http://127.0.0.1:5555", flush=True)
+        commands.append(("flower", processes.flower_command(args.flower_port)))
+        print(f"Flower: http://127.0.0.1:{args.flower_port}", flush=True)
     if not args.no_intake:
         print("HTTP intake: not built yet (see issue notes); pass --no-intake to silence this", flush=True)
     return processes.run_all(commands)
@@ -355,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, default=2)
     up.add_argument("--no-flower", action="store_true")
     up.add_argument("--no-intake", action="store_true")
+    up.add_argument("--flower-port", type=int, default=5555)
     up.set_defaults(run=cmd_up)
 
     services = sub.add_parser("services", help="the embedded PostgreSQL and Redis")

@@ -24,6 +24,7 @@ def worker_command(extra: list[str]) -> list[str]:
 
 
 def flower_command(port: int = 5555) -> list[str]:
+    """Flower on loopback only; its HTTP API is open there without a password (FLOWER_UNAUTHENTICATED_API)."""
     return CELERY + ["flower", "--address=127.0.0.1", f"--port={port}"]
 
 
@@ -34,7 +35,8 @@ def exec_worker(extra: list[str]) -> None:
 
 
 def start_process(command: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, start_new_session=True)
+    env = dict(os.environ, FLOWER_UNAUTHENTICATED_API=os.environ.get("FLOWER_UNAUTHENTICATED_API", "true"))
+    return subprocess.Popen(command, start_new_session=True, env=env)
 
 
 def stop_process(child: subprocess.Popen[bytes], grace: float = 20.0) -> None:

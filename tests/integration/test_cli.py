@@ -1,0 +1,110 @@
+"""The command line as shops script it: real processes, real services (../shared/CLI.md)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.shop import make_shop, sale
+from tests.workers import free_port, wait_until
+
+pytestmark = pytest.mark.pipeline
+ROOT = Path(__file__).resolve().parents[2]
+SALE_KEYS = {"request_id", "outcome", "reason", "message", "transaction_number", "subtotal", "tax",
+             "rounding_adjustment", "total", "change_due", "points_earned"}
+
+
+def tillpost(args, env, timeout=120):
+    return subprocess.run([sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_submit_wait_json_gives_each_submission_its_own_outcome(sessions, start_worker, pipeline_env, tmp_path):
+    # Given a shop and a worker
+    with sessions.begin() as s:
+        make_shop(s, stock={"TEA": 10})
+    start_worker(concurrency=1)
+    first = tmp_path / "sale.json"
+    first.write_text(json.dumps(sale("S-1", [("TEA", "2")], [("CASH", "10.00")])))
+
+    # When the sale is submitted and waited for
+    posted = tillpost(["submit", str(first), "--wait", "--json"], pipeline_env)
+
+    # Then the one document carries every key of `sale show --json`, POSTED with cash rounding and change
+    assert posted.returncode == 0, posted.stderr
+    (doc,) = json.loads(posted.stdout)
+    assert set(doc) >= SALE_KEYS
+    assert (doc["outcome"], doc["total"], doc["change_due"], doc["rounding_adjustment"]) == (
+        "POSTED", "9.00", "1.00", "0.00")
+
+    # When the same request is resubmitted alongside a changed copy of it
+    again = tmp_path / "again.json"
+    changed = sale("S-1", [("TEA", "1")], [("CASH", "5.00")])
+    again.write_text(json.dumps([json.loads(first.read_text()), changed]))
+    resubmitted = tillpost(["submit", str(again), "--wait", "--json"], pipeline_env)
+
+    # Then this submission shows DUPLICATE then CONFLICT, while `sale show` keeps the original
+    assert [d["outcome"] for d in json.loads(resubmitted.stdout)] == ["DUPLICATE", "CONFLICT"]
+    shown = json.loads(tillpost(["sale", "show", "S-1", "--json"], pipeline_env).stdout)
+    assert (shown["outcome"], shown["total"]) == ("POSTED", "9.00")
+
+
+def test_bad_input_exits_2_naming_the_problem(pipeline_env, tmp_path, sessions):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    result = tillpost(["submit", str(broken)], pipeline_env)
+    assert result.returncode == 2
+    assert "not valid JSON" in result.stderr
+    missing = tillpost(["import", "products", str(tmp_path / "nope.csv")], pipeline_env)
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
+def test_unknown_request_exits_1(pipeline_env, sessions):
+    result = tillpost(["sale", "show", "NEVER-SENT"], pipeline_env)
+    assert result.returncode == 1
+    assert "NEVER-SENT" in result.stderr
+
+
+def _group_alive(pgid: int) -> bool:
+    """Any live (not zombie) process left in the group?"""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False
+
+
+def test_up_starts_workers_and_flower_and_sigterm_leaves_no_orphan(sessions, pipeline_env, tmp_path):
+    # Given `tillpost up` with one worker and Flower on a free port
+    port = free_port()
+    up = subprocess.Popen([sys.executable, "-m", "frontends.cli", "up", "--workers", "1", "--no-intake",
+                           "--flower-port", str(port)], env=pipeline_env, cwd=ROOT, start_new_session=True,
+                          stdout=(tmp_path / "up.log").open("w"), stderr=subprocess.STDOUT)
+    try:
+        # Then Flower answers and sees the worker
+        def workers_seen():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/workers?refresh=1", timeout=5) as r:
+                    return json.load(r)
+            except OSError:
+                return None
+
+        assert wait_until(workers_seen, timeout=90, what="Flower to list the worker")
+        children = subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True, text=True).stdout.split()
+        assert len(children) == 2  # the worker and Flower, each the leader of its own process group
+    finally:
+        # When it gets SIGTERM
+        up.send_signal(signal.SIGTERM)
+        up.wait(timeout=60)
+    # Then every process it started is gone (worker pool included), not merely asked to go
+    wait_until(lambda: not [pid for pid in children if _group_alive(int(pid))], timeout=30,
+               what="every process `up` started to exit")
