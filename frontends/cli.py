@@ -7,6 +7,7 @@ With no URL configured, every command starts (or reuses) the embedded servers of
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -202,6 +203,24 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_batch_report(args: argparse.Namespace) -> int:
+    """Every request of a batch with its outcome, as CSV (default) or JSON Lines, to stdout."""
+    import csv
+
+    from domain import batch_report
+
+    with _sessions()() as session:
+        rows = batch_report.batch_requests(session, args.id)
+        if args.format == "jsonl":
+            for row in rows:
+                sys.stdout.write(json.dumps(row) + "\n")
+            return 0
+        writer = csv.DictWriter(sys.stdout, fieldnames=batch_report.REPORT_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from domain import batches
     from tasks.batches import enqueue_batch
@@ -334,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("id", nargs="?", type=int)
     batch.add_argument("--json", action="store_true")
     batch.set_defaults(run=cmd_batch)
+
+    report = sub.add_parser("report", help="every request of a batch with its outcome (CSV or JSON Lines)")
+    report.add_argument("id", type=int, help="batch id")
+    report.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    report.set_defaults(run=cmd_batch_report)
 
     replay = sub.add_parser("replay", help="post again the rejected requests of a batch")
     replay.add_argument("--batch", type=int, required=True)

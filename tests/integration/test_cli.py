@@ -108,3 +108,26 @@ def test_up_starts_workers_and_flower_and_sigterm_leaves_no_orphan(sessions, pip
     # Then every process it started is gone (worker pool included), not merely asked to go
     wait_until(lambda: not [pid for pid in children if _group_alive(int(pid))], timeout=30,
                what="every process `up` started to exit")
+
+
+def test_batch_report_lists_every_request_in_file_order_with_line_numbers(sessions, pipeline_env, tmp_path):
+    # Given a staged batch (no worker running) with a line that is not JSON
+    with sessions.begin() as s:
+        make_shop(s)
+    day = tmp_path / "day.jsonl"
+    good = json.dumps(sale("B-1", [("TEA", "1")], [("CASH", "4.50")]))
+    day.write_text(good + "\n" + '{"request_id": "B-2", "lines": [\n' + "\n" + good.replace("B-1", "B-3") + "\n")
+    posted = tillpost(["post", str(day), "--json"], pipeline_env)
+    assert posted.returncode == 0, posted.stderr
+    batch = json.loads(posted.stdout)
+    assert batch["state"] == "RECEIVED" and batch["requests"] == 3
+
+    # When its report is asked for
+    report = tillpost(["report", str(batch["id"])], pipeline_env)
+
+    # Then each request appears once, in file order, the broken line INVALID with its line number
+    lines = report.stdout.splitlines()
+    assert lines[0] == "line_no,request_id,outcome,reason,message,transaction_number,total"
+    assert [row.split(",")[:4] for row in lines[1:]] == [
+        ["1", "B-1", "PENDING", ""], ["2", "", "REJECTED", "INVALID"], ["4", "B-3", "PENDING", ""]]
+    assert "line 2: not valid JSON" in lines[2]
