@@ -46,6 +46,7 @@ from domain.tables import (
     SaleRequestRow,
     StockDiscrepancy,
     User,
+    core,
     sale_number,
 )
 from domain.tables import Tender as TenderRow
@@ -171,7 +172,7 @@ def write_sale(session: Session, outlet: _Outlet, request: SaleRequest, fingerpr
     sale_id = _insert_sale(session, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id,
                            intake_id)
     _apply_stock(session, outlet, request, priced, sale_id)
-    session.execute(insert(FollowUp.__table__), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
+    session.execute(insert(core(FollowUp)), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
     return sale_id
 
 
@@ -239,8 +240,8 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> _O
     for sku, quantity, amount, rate, sale_id in session.execute(already_back):
         left[sku] += quantity
         if sale_id == original.id:
-            qty, paid, _ = sold.get(sku, (Decimal(0), Decimal(0), rate))
-            sold[sku] = (qty + quantity, paid + amount, rate)
+            qty, charged, _ = sold.get(sku, (Decimal(0), Decimal(0), rate))
+            sold[sku] = (qty + quantity, charged + amount, rate)
     wanted: dict[str, Decimal] = defaultdict(Decimal)
     for line in request.lines:
         wanted[line.sku] += line.quantity
@@ -275,22 +276,22 @@ def _insert_sale(
     number = literal(f"{outlet.code}-").concat(func.lpad(cast(sale_number.next_value(), Text), 8, "0"))
     batch_id = select(SaleRequestRow.batch_id).where(SaleRequestRow.id == intake_id).scalar_subquery()
     sale_id: int = session.execute(
-        insert(Sale.__table__).values(
+        insert(core(Sale)).values(
             company_id=outlet.company_id, request_id=request.request_id, fingerprint=fingerprint,
             transaction_number=number, kind=request.kind.value, original_sale_id=original_id,
             outlet_id=outlet.id, channel=request.channel.value, occurred_at=request.occurred_at,
             cashier_id=cashier_id, customer_id=customer_id, batch_id=batch_id,
             subtotal=priced.subtotal, tax=priced.tax, rounding_adjustment=priced.rounding_adjustment,
             total=priced.total, tendered=priced.tendered, change_due=priced.change_due, notes=request.notes,
-        ).returning(Sale.__table__.c.id)
+        ).returning(core(Sale).c.id)
     ).scalar_one()
-    session.execute(insert(SaleLine.__table__), [
+    session.execute(insert(core(SaleLine)), [
         {"sale_id": sale_id, "line_no": line.line_no, "product_id": line.product.id, "sku": line.product.sku,
          "description": line.product.name, "quantity": line.quantity, "unit_price": line.unit_price,
          "discount": line.discount, "amount": line.amount, "gst_rate": line.gst_rate, "tax": line.tax}
         for line in priced.lines
     ])
-    session.execute(insert(TenderRow.__table__), [
+    session.execute(insert(core(TenderRow)), [
         {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
         for t in priced.tenders
     ])
@@ -313,7 +314,7 @@ def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced
     if policy == "REJECT":
         raise InsufficientStock([Shortfall(skus[pid], on_hand - changes[pid], -changes[pid])
                                  for pid, on_hand in sorted(below.items())])
-    session.execute(insert(StockDiscrepancy.__table__), [
+    session.execute(insert(core(StockDiscrepancy)), [
         {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
         for pid, on_hand in sorted(below.items())
     ])

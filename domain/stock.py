@@ -13,7 +13,7 @@ from sqlalchemy import insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from domain.tables import StockLevel, StockMovement
+from domain.tables import StockLevel, StockMovement, core
 
 
 def move_stock(
@@ -27,7 +27,7 @@ def move_stock(
     ordered = [(pid, qty) for pid, qty in sorted(changes.items()) if qty != 0]
     if not ordered:
         return {}
-    levels = StockLevel.__table__
+    levels = core(StockLevel)
     rows = pg_insert(levels).values(
         [{"outlet_id": outlet_id, "product_id": pid, "on_hand": qty} for pid, qty in ordered]
     )
@@ -37,7 +37,7 @@ def move_stock(
     ).returning(levels.c.product_id, levels.c.on_hand)
     after = {pid: on_hand for pid, on_hand in session.execute(upsert)}
     session.execute(
-        insert(StockMovement.__table__),
+        insert(core(StockMovement)),
         [
             {"outlet_id": outlet_id, "product_id": pid, "kind": kind, "quantity": qty, "sale_id": sale_id}
             for pid, qty in ordered

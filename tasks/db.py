@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.db import make_engine, session_factory
+from domain.db import in_transaction, make_engine, session_factory
 
 _made: tuple[int, sessionmaker[Session]] | None = None
 
@@ -23,3 +24,11 @@ def sessions() -> sessionmaker[Session]:
         engine = make_engine(url, pool_size=2, max_overflow=2)
         _made = (os.getpid(), session_factory(engine))
     return _made[1]
+
+
+def advance_batches(batch_ids: list[int]) -> None:
+    """Let each batch move on (POSTING -> POSTED -> DONE), each in its own short transaction."""
+    from domain.batches import advance
+
+    for batch_id in batch_ids:
+        in_transaction(sessions(), partial(advance, batch_id=batch_id))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from celery import chain, shared_task
@@ -14,13 +15,12 @@ from domain.errors import TransientError
 from tasks import db
 
 
-def _run(task: Any, work: Callable[[Session, list[int]], int], sale_ids: list[int]) -> int:
+def _run(task: Any, work: Callable[..., int], sale_ids: list[int]) -> int:
     """Run one follow-up over a set of sales, then let their batches move on (POSTED -> DONE)."""
     sessions = db.sessions()
     try:
-        done = in_transaction(sessions, lambda session: work(session, sale_ids))
-        for batch_id in in_transaction(sessions, lambda s: batches.batches_of_sales(s, sale_ids)):
-            in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
+        done = in_transaction(sessions, partial(work, sale_ids=sale_ids))
+        db.advance_batches(in_transaction(sessions, partial(batches.batches_of_sales, sale_ids=sale_ids)))
     except TransientError as exc:
         raise task.retry(exc=exc, countdown=min(60, 2 ** min(task.request.retries, 6))) from exc
     return done

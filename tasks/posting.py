@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -52,6 +53,5 @@ def post_chunk(task: Any, intake_ids: list[int], deferrals: int = 0) -> dict[str
     enqueue_follow_ups(posted)
     if deferred and deferrals < MAX_DEFERRALS:
         post_requests.apply_async((deferred,), {"deferrals": deferrals + 1}, countdown=min(30, 1 + deferrals))
-    for batch_id in in_transaction(sessions, lambda s: batches.batches_of_requests(s, intake_ids)):
-        in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
+    db.advance_batches(in_transaction(sessions, partial(batches.batches_of_requests, intake_ids=intake_ids)))
     return dict(counts)

@@ -47,7 +47,5 @@ def sweep(self: Any, stale_after_seconds: float | None = None) -> dict[str, int]
             for start in range(0, len(sale_ids), CHUNK):
                 enqueue_follow_ups(sale_ids[start:start + CHUNK], kinds=(kind,))
             swept["follow_ups"] += len(sale_ids)
-    sessions = db.sessions()
-    for batch_id in in_transaction(sessions, batches.unfinished):
-        in_transaction(sessions, lambda s, b=batch_id: batches.advance(s, b))
+    db.advance_batches(in_transaction(db.sessions(), batches.unfinished))
     return swept
