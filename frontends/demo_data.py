@@ -17,6 +17,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
+from domain.money import line_amount
 from domain.pricing import ProductInfo, price_sale
 from domain.requests import parse_request
 
@@ -83,7 +84,7 @@ def day_of_sales(count: int, seed: int = 1, bad: bool = True, day: str = "2025-0
         at = opening + timedelta(seconds=int(43200 * n / max(count, 1)))
         request_id = f"{day}-{n + 1:07d}"
         if earlier and n > 1500 and rng.random() < 0.02:
-            request = _return_of(rng, rng.choice(earlier[:-1000] or earlier), request_id, at)
+            request = _return_of(rng, rng.choice(earlier[:-1000] or earlier), request_id, at, products)
         else:
             request = _sale(rng, request_id, at, skus, customers)
         request["tenders"] = _tenders(rng, request, *_amounts_due(request, products))
@@ -112,9 +113,13 @@ def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], cu
     return request
 
 
-def _return_of(rng: random.Random, original: dict[str, Any], request_id: str, at: datetime) -> dict[str, Any]:
+def _return_of(rng: random.Random, original: dict[str, Any], request_id: str, at: datetime,
+               products: dict[str, ProductInfo]) -> dict[str, Any]:
+    """One unit of one line back, refunded at what was paid for it (its share of any discount)."""
     line = rng.choice(original["lines"])
-    returned = {"sku": line["sku"], "quantity": "1"}
+    quantity = Decimal(line["quantity"])
+    paid = line_amount(quantity, products[line["sku"]].price, Decimal(line.get("discount", "0"))) / quantity
+    returned = {"sku": line["sku"], "quantity": "1", "unit_price": f"{paid:.4f}"}
     request = {"request_id": request_id, "kind": "return", "original_request_id": original["request_id"],
                "outlet": original["outlet"], "channel": original.get("channel", "pos"),
                "occurred_at": at.isoformat(), "lines": [returned], "tenders": []}
