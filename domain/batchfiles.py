@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -31,7 +32,9 @@ class Entry:
 
 
 def read_batch(path: Path) -> Iterator[Entry]:
-    stream = path.open(encoding="utf-8-sig", newline="")
+    # Bytes that are not UTF-8 are kept as surrogates and make their own line INVALID (storable()),
+    # instead of a UnicodeDecodeError that would stop the whole file.
+    stream = path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
     with stream:
         yield from (read_csv(stream) if path.suffix.lower() == ".csv" else read_jsonl(stream))
 
@@ -41,9 +44,48 @@ def read_jsonl(stream: TextIO) -> Iterator[Entry]:
         if not text.strip():
             continue
         try:
-            yield Entry(line_no, decode(text))
-        except ValueError as exc:
-            yield Entry(line_no, {"line": text[:2000]}, f"line {line_no}: not valid JSON: {exc}")
+            payload = decode(text)
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python's limit
+            yield Entry(line_no, {"line": printable(text[:2000])}, f"line {line_no}: not valid JSON: {exc}")
+            continue
+        try:
+            yield Entry(line_no, storable(payload))
+        except (ValueError, RecursionError) as exc:
+            yield Entry(line_no, {"line": printable(text[:2000])}, f"line {line_no}: cannot be stored: {exc}")
+
+
+def storable(payload: Any, where: str = "") -> Any:
+    """The payload, if it can be fingerprinted and stored as JSONB; else ValueError naming the first bad value.
+
+    One such line must not fail the COPY of the whole batch. json.loads takes NaN and Infinity (not
+    JSON) and numbers like 1e999999999 (too large to write out); strings may hold NUL or lone
+    surrogates (an escaped "\\ud800", or bytes that were not UTF-8). JSONB refuses them all.
+    """
+    if isinstance(payload, float):
+        raise ValueError(f"{where or 'value'}: {payload} is not a JSON number")
+    if isinstance(payload, Decimal) and abs(payload.as_tuple().exponent) > MAX_EXPONENT:  # type: ignore[arg-type]
+        raise ValueError(f"{where or 'value'}: {payload} has too many digits for any amount or quantity")
+    if isinstance(payload, str):
+        if _UNSTORABLE.search(payload):
+            raise ValueError(f"{where or 'value'}: text with a NUL character or bytes that are not UTF-8")
+        return payload
+    if isinstance(payload, list):
+        for n, item in enumerate(payload):
+            storable(item, f"{where}[{n}]")
+    elif isinstance(payload, dict):
+        for key, value in payload.items():
+            storable(key, where)
+            storable(value, f"{where}.{key}" if where else key)
+    return payload
+
+
+MAX_EXPONENT = 1000
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """Text read from the file, made storable: bytes that were not UTF-8 as \\xNN, NUL as \\x00."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
 
 
 def read_csv(stream: TextIO) -> Iterator[Entry]:
@@ -57,12 +99,32 @@ def read_csv(stream: TextIO) -> Iterator[Entry]:
     unknown = [c for c in reader.fieldnames or [] if c not in CSV_COLUMNS]
     if missing or unknown:
         problem = "; ".join([*(f"missing column {c}" for c in missing), *(f"unknown column {c}" for c in unknown)])
-        yield Entry(1, {"header": reader.fieldnames}, f"line 1: {problem}")
+        yield Entry(1, _printable_all({"header": reader.fieldnames}), f"line 1: {printable(problem)}")
         return
     numbered = ((reader.line_num, row) for row in reader)
     for _, group in groupby(numbered, key=lambda item: item[1]["request_id"]):
         rows = list(group)
-        yield _csv_request(rows)
+        yield _stored(_csv_request(rows))
+
+
+def _stored(entry: Entry) -> Entry:
+    """A request whose cells JSONB cannot hold (NUL, bytes that are not UTF-8) is INVALID on its own."""
+    try:
+        storable(entry.payload)
+    except ValueError as exc:
+        problem = entry.problem or f"line {entry.line_no}: {exc}"
+        return Entry(entry.line_no, _printable_all(entry.payload), printable(problem))
+    return entry
+
+
+def _printable_all(value: Any) -> Any:
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, list):
+        return [_printable_all(v) for v in value]
+    if isinstance(value, dict):
+        return {printable(k): _printable_all(v) for k, v in value.items()}
+    return value
 
 
 def _csv_request(rows: list[tuple[int, dict[str, str]]]) -> Entry:
