@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from domain.batchfiles import Entry
 from domain.db import dumps
+from domain.errors import NotFound
 from domain.intake import request_id_of
 from domain.requests import fingerprint_of
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
@@ -137,9 +138,14 @@ def unfinished(session: Session) -> list[int]:
 def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) -> int:
     """Replay: the batch's REJECTED requests (of one reason, or all) become PENDING again.
 
-    Their earlier rejection is kept in `details.previous`, so the history is not lost.
+    Their earlier rejection is kept in `details.previous`, so the history is not lost. A line that
+    could not even be read (rejected while staging, so never processed) is not a request: posting it
+    would only replace why it was unreadable ("not valid JSON") with a list of missing fields.
     """
-    query = update(SaleRequestRow).where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "REJECTED")
+    if session.get(Batch, batch_id) is None:
+        raise NotFound("batch", str(batch_id))
+    query = update(SaleRequestRow).where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "REJECTED",
+                                          SaleRequestRow.processed_at.is_not(None))
     if reason is not None:
         query = query.where(SaleRequestRow.reason == reason)
     history = func.jsonb_build_object("reason", SaleRequestRow.reason, "message", SaleRequestRow.message,

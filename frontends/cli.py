@@ -223,9 +223,12 @@ def cmd_batch_report(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     from domain import batches
+    from domain.errors import REASON_CODES
     from tasks.batches import enqueue_batch
     from workers.app import app  # noqa: F401
 
+    if args.reason is not None and args.reason not in REASON_CODES:
+        raise BadInput(f"unknown reason code {args.reason!r} (one of {', '.join(REASON_CODES)})")
     sessions = _sessions()
     with sessions.begin() as session:
         reopened = batches.reopen_rejected(session, args.batch, args.reason)
