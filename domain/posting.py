@@ -220,14 +220,19 @@ class _Original:
 
 def _check_return(session: Session, company_id: int, request: SaleRequest) -> _Original:
     """The original sale must exist; no SKU may come back more often than it was sold."""
-    original = session.execute(
+    find_original = (
         select(Sale.id, Sale.customer_id)
         .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == "sale")
         .with_for_update()
-    ).one_or_none()
+    )
+    original = session.execute(find_original).one_or_none()
     if original is None:
         if _received_but_pending(session, company_id, request.original_request_id):
             raise OriginalStillPending(request.original_request_id or "")
+        # Each statement sees what had committed when it began: the original may have posted between
+        # the two above (no longer pending, its sale not seen). Look once more before rejecting.
+        original = session.execute(find_original).one_or_none()
+    if original is None:
         raise UnknownOriginal(f"original sale {request.original_request_id!r} was never posted for this company",
                               original_request_id=request.original_request_id)
     left: dict[str, Decimal] = defaultdict(Decimal)
