@@ -168,14 +168,15 @@ def test_returns_take_back_in_proportion_but_never_more_than_the_sale_earned(ses
     bought["lines"][0]["discount"] = "30"
     sale_id = post(sessions, bought)
     follow_up(sessions, run_loyalty, [sale_id])
-    # 3 back at 12.90 (38.70): 3 points back; the customer comes from the original sale
-    first = post(sessions, sale("b1", [("MUG", "3")], [("CARD", "38.70")], kind="return", original_request_id="r1"))
+    # 3 back at the 9.90 each that was paid (29.70): 2 points back; the customer comes from the original sale
+    first = post(sessions, sale("b1", [("MUG", "3")], [("CARD", "29.70")], kind="return", original_request_id="r1"))
     follow_up(sessions, run_loyalty, [first])
-    assert ledger(sessions) == (6, [9, -3])
-    # 7 back (90.30) would be 9 points, but only 6 of the sale's 9 are left to take
-    rest = post(sessions, sale("b2", [("MUG", "7")], [("CARD", "90.30")], kind="return", original_request_id="r1"))
+    assert ledger(sessions) == (7, [9, -2])
+    # 7 back keyed in at 12.90 (90.30) would be 9 points, but only 7 of the sale's 9 are left to take
+    rest = post(sessions, sale("b2", [("MUG", "7", "12.90")], [("CARD", "90.30")], kind="return",
+                               original_request_id="r1"))
     follow_up(sessions, run_loyalty, [rest])
-    assert ledger(sessions) == (0, [9, -3, -6])
+    assert ledger(sessions) == (0, [9, -2, -7])
 
 
 def test_a_return_without_its_original_sale_takes_back_by_its_own_total(sessions):
@@ -193,7 +194,8 @@ def test_a_return_counted_before_its_sale_takes_back_only_what_the_sale_will_ear
     bought = sale("r1", [("MUG", "10")], [("CARD", "99.00")], customer="C001")
     bought["lines"][0]["discount"] = "30"
     sale_id = post(sessions, bought)
-    back = post(sessions, sale("b1", [("MUG", "10")], [("CARD", "129.00")], kind="return", original_request_id="r1"))
+    # The whole sale comes back, refunded at what was paid (99.00)
+    back = post(sessions, sale("b1", [("MUG", "10")], [("CARD", "99.00")], kind="return", original_request_id="r1"))
     follow_up(sessions, run_loyalty, [back])
     follow_up(sessions, run_loyalty, [sale_id])
     assert ledger(sessions) == (0, [9, -9])
