@@ -114,11 +114,17 @@ class InsufficientStock(Rejected):
         )
 
 
+class InternalError(Rejected):
+    """Posting failed in a way no rule foresaw; the request is kept as received, for replay once mended."""
+
+    code = "INTERNAL_ERROR"
+
+
 REASON_CODES = tuple(
     cls.code
     for cls in (
         Invalid, UnknownOutlet, UnknownSku, UnknownCashier, UnknownCustomer, InsufficientStock,
-        TenderShort, TenderMismatch, UnknownOriginal, ReturnExceedsSale,
+        TenderShort, TenderMismatch, UnknownOriginal, ReturnExceedsSale, InternalError,
     )
 )
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
+from domain.batchfiles import printable, storable
 from domain.requests import fingerprint_of
 from domain.tables import SaleRequestRow
 
@@ -26,16 +29,36 @@ def receive(session: Session, payloads: Iterable[Any], batch_id: int | None = No
     """Record each decoded payload as a PENDING request and return their intake ids, in order.
 
     Nothing is validated here: an invalid payload is stored as received, and the worker records
-    it as REJECTED/INVALID with the field errors, so it still ends in exactly one outcome.
+    it as REJECTED/INVALID with the field errors, so it still ends in exactly one outcome. Only a
+    payload PostgreSQL cannot store (a NUL character, NaN) is decided at once: REJECTED/INVALID.
     """
-    rows = [
-        {"request_id": request_id_of(p), "payload": p, "fingerprint": fingerprint_of(p), "batch_id": batch_id}
-        for p in payloads
-    ]
+    rows = [_row(p, batch_id) for p in payloads]
     if not rows:
         return []
     ids = session.scalars(insert(SaleRequestRow).returning(SaleRequestRow.id, sort_by_parameter_order=True), rows)
     return list(ids)
+
+
+def _row(payload: Any, batch_id: int | None) -> dict[str, Any]:
+    row = {"request_id": request_id_of(payload), "batch_id": batch_id, "outcome": "PENDING", "reason": None,
+           "message": None}
+    try:
+        payload = storable(_exact(payload))
+    except (ValueError, RecursionError) as exc:
+        payload = {"unstorable": printable(repr(payload)[:2000])}
+        row.update(outcome="REJECTED", reason="INVALID", message=f"cannot be stored: {exc}")
+    return {**row, "payload": payload, "fingerprint": fingerprint_of(payload)}
+
+
+def _exact(value: Any) -> Any:
+    """A Python caller's float becomes the Decimal it was written as (12.5, never 12.4999...)."""
+    if isinstance(value, float) and math.isfinite(value):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _exact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_exact(v) for v in value]
+    return value
 
 
 def mark_enqueued(session: Session, intake_ids: list[int]) -> None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.db import in_transaction
 from domain.errors import (
     InsufficientStock,
+    InternalError,
     NotFound,
     OriginalStillPending,
     Rejected,
@@ -71,6 +72,24 @@ def post_request(sessions: sessionmaker[Session], intake_id: int) -> Posted:
     Outcome PENDING means "not decided yet": a return whose original sale is still in flight.
     """
     return in_transaction(sessions, lambda session: decide(session, intake_id))
+
+
+def record_failure(sessions: sessionmaker[Session], intake_id: int, error: BaseException) -> Posted:
+    """A request whose posting raised something unforeseen ends REJECTED / INTERNAL_ERROR, in a
+    transaction of its own, so one poisoned request never holds back the rest of its batch.
+    Replay posts it again once the cause is mended."""
+    message = f"posting failed unexpectedly ({type(error).__name__}: {error})"[:2000]
+
+    def work(session: Session) -> Posted:
+        session.execute(
+            update(SaleRequestRow)
+            .where(SaleRequestRow.id == intake_id, SaleRequestRow.outcome == "PENDING")
+            .values(outcome="REJECTED", reason=InternalError.code, message=message, processed_at=func.now(),
+                    attempts=SaleRequestRow.attempts + 1)
+        )
+        return Posted(intake_id, "REJECTED")
+
+    return in_transaction(sessions, work)
 
 
 def decide(session: Session, intake_id: int) -> Posted:

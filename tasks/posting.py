@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from functools import partial
 from typing import Any
@@ -11,10 +12,11 @@ from celery import shared_task
 from domain import batches
 from domain.db import in_transaction
 from domain.errors import NotFound, TransientError
-from domain.posting import post_request
+from domain.posting import post_request, record_failure
 from tasks import db
 from tasks.followups import enqueue_follow_ups
 
+log = logging.getLogger(__name__)
 MAX_DEFERRALS = 30  # a return waiting for its original; after that the sweeper takes over
 
 
@@ -42,6 +44,11 @@ def post_chunk(task: Any, intake_ids: list[int], deferrals: int = 0) -> dict[str
             except NotFound:
                 counts["MISSING"] += 1
                 continue
+            except TransientError:
+                raise
+            except Exception as exc:  # one poisoned request must not hold back the rest of the chunk
+                log.exception("posting request %s failed unexpectedly", intake_id)
+                result = record_failure(sessions, intake_id, exc)
             counts[result.outcome] += 1
             if result.newly_posted and result.sale_id is not None:
                 posted.append(result.sale_id)

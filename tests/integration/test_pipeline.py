@@ -213,3 +213,28 @@ def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(session
     bad = tillpost(["check"], pipeline_env)
     assert bad.returncode == 1
     assert "MUG" in bad.stdout and "6.000" in bad.stdout and "5.000" in bad.stdout, bad.stdout
+
+
+def test_a_request_that_fails_unexpectedly_is_recorded_and_the_rest_still_post(sessions, start_worker):
+    # Given a database fault that hits one sale only (a trigger standing in for anything unforeseen)
+    with sessions.begin() as s:
+        make_shop(s, stock={"TEA": 10})
+        s.execute(text("""
+            CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.request_id = 'POISON' THEN RAISE EXCEPTION 'disk says no'; END IF; RETURN NEW; END $$;
+            CREATE TRIGGER poison BEFORE INSERT ON sales FOR EACH ROW EXECUTE FUNCTION poison();"""))
+    start_worker(concurrency=1)
+    try:
+        # When it is submitted between two good sales, in one message
+        ledger = Ledger(sessions)
+        ids = ledger.submit([sale(rid, [("TEA", "1")], [("CASH", "4.50")]) for rid in ("OK-1", "POISON", "OK-2")])
+        assert ledger.wait(ids, timeout=60)
+
+        # Then it ends REJECTED / INTERNAL_ERROR with the cause, and the sales either side of it posted
+        outcomes = ledger.outcomes(ids)
+        assert [(o["outcome"], o["reason"]) for o in outcomes] == [
+            ("POSTED", None), ("REJECTED", "INTERNAL_ERROR"), ("POSTED", None)]
+        assert "disk says no" in outcomes[1]["message"]
+    finally:
+        with sessions.begin() as s:
+            s.execute(text("DROP TRIGGER poison ON sales; DROP FUNCTION poison();"))
