@@ -41,8 +41,9 @@ from runtime.schema import upgrade  # noqa: E402
 def fresh_database(server_url: str, label: str) -> str:
     url = make_url(server_url)
     name = f"tillpost_bench_{label}_{uuid.uuid4().hex[:6]}"
-    admin = make_engine(url.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        url.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     admin.dispose()
@@ -53,8 +54,10 @@ def fresh_database(server_url: str, label: str) -> str:
 
 
 def drop_database(server_url: str, db_url: str) -> None:
-    admin = make_engine(make_url(server_url).set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        make_url(server_url).set(database="postgres").render_as_string(hide_password=False),
+        isolation_level="AUTOCOMMIT",
+    )
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(db_url).database}" WITH (FORCE)'))
     admin.dispose()
@@ -66,11 +69,14 @@ def plain_loop(db_url: str, path: Path) -> float:
     with sessions.begin() as session:
         batch_id = batches.stage(session, str(path), batches.file_digest(path), read_batch(path))
     with sessions() as session:
-        ids = list(session.scalars(select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id)
-                                   .order_by(SaleRequestRow.id)))
+        ids = list(
+            session.scalars(
+                select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id).order_by(SaleRequestRow.id)
+            )
+        )
     posted = [r.sale_id for r in (post_request(sessions, i) for i in ids) if r.newly_posted and r.sale_id]
     for start in range(0, len(posted), 200):
-        chunk = posted[start:start + 200]
+        chunk = posted[start : start + 200]
         in_transaction(sessions, lambda s, c=chunk: followups.run_reorder(s, c))
         in_transaction(sessions, lambda s, c=chunk: followups.run_receipts(s, c))
     in_transaction(sessions, lambda s: batches.advance(s, batch_id))
@@ -114,22 +120,48 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
     import redis
 
     if broker_url.startswith("redis+socket://"):
-        redis.Redis(unix_socket_path=broker_url.split("?")[0][len("redis+socket://"):], db=11).flushdb()
+        redis.Redis(unix_socket_path=broker_url.split("?")[0][len("redis+socket://") :], db=11).flushdb()
     else:
         redis.Redis.from_url(broker_url).flushdb()
-    worker = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q",
-                               "posting,followups", "-c", str(workers), "--loglevel", "WARNING",
-                               "--without-gossip", "--without-mingle", "--logfile",
-                               str(path.parent / "bench-worker.log")], env=env, cwd=ROOT,
-                              start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "-Q",
+            "posting,followups",
+            "-c",
+            str(workers),
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--logfile",
+            str(path.parent / "bench-worker.log"),
+        ],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     sampler = RssSampler(worker.pid)
     sampler.start()
     time.sleep(4)  # the worker's pool is up before the clock starts
     sessions = session_factory(make_engine(db_url))
     try:
         started = time.monotonic()
-        poster = subprocess.run([sys.executable, "-m", "frontends.cli", "post", str(path), "--json"], env=env,
-                                cwd=ROOT, capture_output=True, text=True, check=True)
+        poster = subprocess.run(
+            [sys.executable, "-m", "frontends.cli", "post", str(path), "--json"],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         batch_id = int(__import__("json").loads(poster.stdout)["id"])
         while True:
             with sessions() as session:
@@ -143,8 +175,7 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
         worker.wait(timeout=60)
     with sessions() as session:
         summary = batch_report.batch_show(session, batch_id)
-        summary["open_follow_ups"] = session.scalar(
-            select(FollowUp.sale_id).where(FollowUp.done_at.is_(None)).limit(1))
+        summary["open_follow_ups"] = session.scalar(select(FollowUp.sale_id).where(FollowUp.done_at.is_(None)).limit(1))
         summary["sales_rows"] = session.scalar(select(Sale.id).order_by(Sale.id.desc()).limit(1))
     return elapsed, sampler.peak, summary
 
@@ -156,8 +187,13 @@ def post_memory(db_url: str, broker_url: str, sales: int, folder: Path) -> tuple
             out.write(line + "\n")
     env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url)
     started = time.monotonic()
-    subprocess.run([sys.executable, "-m", "frontends.cli", "post", str(path), "--json"], env=env, cwd=ROOT,
-                   check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "frontends.cli", "post", str(path), "--json"],
+        env=env,
+        cwd=ROOT,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     elapsed = time.monotonic() - started
     path.unlink()
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, elapsed
@@ -198,8 +234,10 @@ def main() -> None:
     if loop_rate:
         print(f"ratio      : {rate / loop_rate:.2f} of the plain loop's rate")
     print(f"outcomes   : {summary['counts']}  reconciled={summary['reconciled']}  state={summary['state']}")
-    print(f"worker RSS : peak {max(peaks.values(), default=0)} MB per process "
-          f"({', '.join(str(v) for v in sorted(peaks.values()))} MB)")
+    print(
+        f"worker RSS : peak {max(peaks.values(), default=0)} MB per process "
+        f"({', '.join(str(v) for v in sorted(peaks.values()))} MB)"
+    )
     drop_database(server, db)
 
     if args.memory_sales:

@@ -61,13 +61,21 @@ def _totals(session: Session, batch_id: int) -> dict[str, Any]:
         code: {"sales": str(total), "tax": str(t), "count": n}
         for code, total, t, n in session.execute(
             select(Outlet.code, func.sum(Sale.total), func.sum(Sale.tax), func.count())
-            .join(Outlet, Outlet.id == Sale.outlet_id).where(of_batch).group_by(Outlet.code).order_by(Outlet.code))
+            .join(Outlet, Outlet.id == Sale.outlet_id)
+            .where(of_batch)
+            .group_by(Outlet.code)
+            .order_by(Outlet.code)
+        )
     }
     by_tender = {
         method: str(amount)
         for method, amount in session.execute(
-            select(Tender.method, func.sum(Tender.amount)).join(Sale, Sale.id == Tender.sale_id)
-            .where(of_batch).group_by(Tender.method).order_by(Tender.method))
+            select(Tender.method, func.sum(Tender.amount))
+            .join(Sale, Sale.id == Tender.sale_id)
+            .where(of_batch)
+            .group_by(Tender.method)
+            .order_by(Tender.method)
+        )
     }
     change = session.scalar(select(func.coalesce(func.sum(Sale.change_due), ZERO)).where(of_batch)) or ZERO
     if change and "CASH" in by_tender:
@@ -76,33 +84,54 @@ def _totals(session: Session, batch_id: int) -> dict[str, Any]:
         str(rate): {"amount": str(amount), "tax": str(t)}
         for rate, amount, t in session.execute(
             select(SaleLine.gst_rate, func.sum(SaleLine.amount), func.sum(SaleLine.tax))
-            .join(Sale, Sale.id == SaleLine.sale_id).where(of_batch)
-            .group_by(SaleLine.gst_rate).order_by(SaleLine.gst_rate))
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .where(of_batch)
+            .group_by(SaleLine.gst_rate)
+            .order_by(SaleLine.gst_rate)
+        )
     }
-    return {"sales": str(sales), "tax": str(tax), "by_outlet": by_outlet, "by_tender": by_tender,
-            "by_gst_rate": by_gst_rate}
+    return {
+        "sales": str(sales),
+        "tax": str(tax),
+        "by_outlet": by_outlet,
+        "by_tender": by_tender,
+        "by_gst_rate": by_gst_rate,
+    }
 
 
 def _reconcile(session: Session, batch_id: int, posted: int, totals: dict[str, Any]) -> list[dict[str, Any]]:
     of_batch = Sale.batch_id == batch_id
     sale_count = session.scalar(select(func.count()).select_from(Sale).where(of_batch)) or 0
-    lines_total = session.scalar(
-        select(func.coalesce(func.sum(SaleLine.amount + case((Company.prices_include_gst, 0), else_=SaleLine.tax)),
-                             ZERO))
-        .join(Sale, Sale.id == SaleLine.sale_id).join(Company, Company.id == Sale.company_id).where(of_batch)
-    ) or ZERO
+    lines_total = (
+        session.scalar(
+            select(
+                func.coalesce(
+                    func.sum(SaleLine.amount + case((Company.prices_include_gst, 0), else_=SaleLine.tax)), ZERO
+                )
+            )
+            .join(Sale, Sale.id == SaleLine.sale_id)
+            .join(Company, Company.id == Sale.company_id)
+            .where(of_batch)
+        )
+        or ZERO
+    )
     rounding = session.scalar(select(func.coalesce(func.sum(Sale.rounding_adjustment), ZERO)).where(of_batch)) or ZERO
-    tendered = session.scalar(
-        select(func.coalesce(func.sum(Tender.amount), ZERO)).join(Sale, Sale.id == Tender.sale_id).where(of_batch)
-    ) or ZERO
+    tendered = (
+        session.scalar(
+            select(func.coalesce(func.sum(Tender.amount), ZERO)).join(Sale, Sale.id == Tender.sale_id).where(of_batch)
+        )
+        or ZERO
+    )
     change = session.scalar(select(func.coalesce(func.sum(Sale.change_due), ZERO)).where(of_batch)) or ZERO
     moved = session.scalar(
         select(func.coalesce(func.sum(StockMovement.quantity), 0))
-        .join(Sale, Sale.id == StockMovement.sale_id).where(of_batch)
+        .join(Sale, Sale.id == StockMovement.sale_id)
+        .where(of_batch)
     ) or Decimal(0)
     sold_tracked = session.scalar(
         select(func.coalesce(func.sum(SaleLine.quantity), 0))
-        .join(Sale, Sale.id == SaleLine.sale_id).join(Product, Product.id == SaleLine.product_id)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(Product, Product.id == SaleLine.product_id)
         .where(of_batch, Product.track_inventory)
     ) or Decimal(0)
     header_total = Decimal(totals["sales"])
@@ -121,17 +150,20 @@ def _reconcile(session: Session, batch_id: int, posted: int, totals: dict[str, A
 def batch_list(session: Session, limit: int = 50) -> list[dict[str, Any]]:
     rows = session.execute(
         select(Batch.id, Batch.source, Batch.state, Batch.requests, Batch.created_at)
-        .order_by(Batch.id.desc()).limit(limit)
+        .order_by(Batch.id.desc())
+        .limit(limit)
     )
-    return [{"id": i, "source": src, "state": st, "requests": n, "created_at": at.isoformat()}
-            for i, src, st, n, at in rows]
+    return [
+        {"id": i, "source": src, "state": st, "requests": n, "created_at": at.isoformat()} for i, src, st, n, at in rows
+    ]
 
 
 def progress(session: Session, batch_id: int) -> dict[str, int]:
     """Cheap counts for a progress bar."""
     counts = dict.fromkeys(OUTCOMES, 0)
     for outcome, n in session.execute(
-        select(SaleRequestRow.outcome, func.count()).where(SaleRequestRow.batch_id == batch_id)
+        select(SaleRequestRow.outcome, func.count())
+        .where(SaleRequestRow.batch_id == batch_id)
         .group_by(SaleRequestRow.outcome)
     ):
         counts[outcome] = n
@@ -146,8 +178,15 @@ def batch_requests(session: Session, batch_id: int) -> Iterator[dict[str, Any]]:
     if session.get(Batch, batch_id) is None:
         raise NotFound("batch", str(batch_id))
     rows = session.execute(
-        select(SaleRequestRow.line_no, SaleRequestRow.request_id, SaleRequestRow.outcome, SaleRequestRow.reason,
-               SaleRequestRow.message, Sale.transaction_number, Sale.total)
+        select(
+            SaleRequestRow.line_no,
+            SaleRequestRow.request_id,
+            SaleRequestRow.outcome,
+            SaleRequestRow.reason,
+            SaleRequestRow.message,
+            Sale.transaction_number,
+            Sale.total,
+        )
         .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome == "POSTED"))
         .where(SaleRequestRow.batch_id == batch_id)
         .order_by(SaleRequestRow.id)

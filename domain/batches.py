@@ -22,8 +22,7 @@ from domain.requests import fingerprint_of
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
 
 COPY_SQL = (
-    "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message) "
-    "FROM STDIN"
+    "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message) FROM STDIN"
 )
 
 
@@ -53,6 +52,7 @@ def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) 
     )
     assert batch_id is not None
     raw = session.connection().connection.driver_connection
+    assert raw is not None, "staging needs a live psycopg connection for COPY"
     count = 0
     with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
         for entry in entries:
@@ -65,10 +65,26 @@ def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) 
 def _copy_row(batch_id: int, entry: Entry) -> tuple[Any, ...]:
     payload = entry.payload
     if entry.problem is None:
-        return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload),
-                "PENDING", None, None)
-    return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload),
-            "REJECTED", "INVALID", entry.problem)
+        return (
+            request_id_of(payload),
+            batch_id,
+            entry.line_no,
+            dumps(payload),
+            fingerprint_of(payload),
+            "PENDING",
+            None,
+            None,
+        )
+    return (
+        request_id_of(payload),
+        batch_id,
+        entry.line_no,
+        dumps(payload),
+        fingerprint_of(payload),
+        "REJECTED",
+        "INVALID",
+        entry.problem,
+    )
 
 
 def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int, int]]:
@@ -94,12 +110,17 @@ def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int,
 
 
 def pending_in_range(session: Session, batch_id: int, first: int, last: int) -> list[int]:
-    return list(session.scalars(
-        select(SaleRequestRow.id)
-        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.id.between(first, last),
-               SaleRequestRow.outcome == "PENDING")
-        .order_by(SaleRequestRow.id)
-    ))
+    return list(
+        session.scalars(
+            select(SaleRequestRow.id)
+            .where(
+                SaleRequestRow.batch_id == batch_id,
+                SaleRequestRow.id.between(first, last),
+                SaleRequestRow.outcome == "PENDING",
+            )
+            .order_by(SaleRequestRow.id)
+        )
+    )
 
 
 def start_posting(session: Session, batch_id: int) -> None:
@@ -110,15 +131,17 @@ def advance(session: Session, batch_id: int) -> str:
     """Move the batch as far as its requests and follow-ups allow; returns the state."""
     state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update())
     if state in ("RECEIVED", "POSTING"):
-        pending = session.scalar(select(exists().where(
-            SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")))
+        pending = session.scalar(
+            select(exists().where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING"))
+        )
         if pending:
             return str(state)
         state = "POSTED"
         session.execute(update(Batch).where(Batch.id == batch_id).values(state=state, posted_at=func.now()))
     if state == "POSTED":
-        open_follow_up = session.scalar(select(exists().where(
-            FollowUp.done_at.is_(None), FollowUp.sale_id == Sale.id, Sale.batch_id == batch_id)))
+        open_follow_up = session.scalar(
+            select(exists().where(FollowUp.done_at.is_(None), FollowUp.sale_id == Sale.id, Sale.batch_id == batch_id))
+        )
         if open_follow_up:
             return state
         state = "DONE"
@@ -127,8 +150,13 @@ def advance(session: Session, batch_id: int) -> str:
 
 
 def batches_of_sales(session: Session, sale_ids: list[int]) -> list[int]:
-    return sorted(b for b in session.scalars(
-        select(Sale.batch_id).where(Sale.id.in_(sale_ids), Sale.batch_id.is_not(None)).distinct()) if b is not None)
+    return sorted(
+        b
+        for b in session.scalars(
+            select(Sale.batch_id).where(Sale.id.in_(sale_ids), Sale.batch_id.is_not(None)).distinct()
+        )
+        if b is not None
+    )
 
 
 def unfinished(session: Session) -> list[int]:
@@ -144,26 +172,36 @@ def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) 
     """
     if session.get(Batch, batch_id) is None:
         raise NotFound("batch", str(batch_id))
-    query = update(SaleRequestRow).where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "REJECTED",
-                                          SaleRequestRow.processed_at.is_not(None))
+    query = update(SaleRequestRow).where(
+        SaleRequestRow.batch_id == batch_id,
+        SaleRequestRow.outcome == "REJECTED",
+        SaleRequestRow.processed_at.is_not(None),
+    )
     if reason is not None:
         query = query.where(SaleRequestRow.reason == reason)
-    history = func.jsonb_build_object("reason", SaleRequestRow.reason, "message", SaleRequestRow.message,
-                                      "at", SaleRequestRow.processed_at)
+    history = func.jsonb_build_object(
+        "reason", SaleRequestRow.reason, "message", SaleRequestRow.message, "at", SaleRequestRow.processed_at
+    )
     previous = func.coalesce(SaleRequestRow.details["previous"], text("'[]'::jsonb")).op("||")(
-        func.jsonb_build_array(history))
+        func.jsonb_build_array(history)
+    )
     details = func.coalesce(SaleRequestRow.details, text("'{}'::jsonb")).op("||")(
-        func.jsonb_build_object("previous", previous))
-    result = session.execute(query.values(
-        outcome="PENDING", reason=None, message=None, processed_at=None, enqueued_at=func.now(), details=details))
+        func.jsonb_build_object("previous", previous)
+    )
+    result = session.execute(
+        query.values(
+            outcome="PENDING", reason=None, message=None, processed_at=None, enqueued_at=func.now(), details=details
+        )
+    )
     reopened = int(result.rowcount)  # type: ignore[attr-defined]
     if reopened:
-        session.execute(update(Batch).where(Batch.id == batch_id).values(state="POSTING", posted_at=None,
-                                                                          done_at=None))
+        session.execute(update(Batch).where(Batch.id == batch_id).values(state="POSTING", posted_at=None, done_at=None))
     return reopened
 
 
 def batches_of_requests(session: Session, intake_ids: list[int]) -> list[int]:
-    return sorted(b for b in session.scalars(
-        select(SaleRequestRow.batch_id).where(SaleRequestRow.id.in_(intake_ids)).distinct()) if b is not None)
-
+    return sorted(
+        b
+        for b in session.scalars(select(SaleRequestRow.batch_id).where(SaleRequestRow.id.in_(intake_ids)).distinct())
+        if b is not None
+    )

@@ -18,8 +18,17 @@ from typing import Any, TextIO
 
 from domain.requests import decode
 
-REQUEST_COLUMNS = ("request_id", "kind", "original_request_id", "outlet", "channel", "occurred_at", "cashier",
-                   "customer", "notes")
+REQUEST_COLUMNS = (
+    "request_id",
+    "kind",
+    "original_request_id",
+    "outlet",
+    "channel",
+    "occurred_at",
+    "cashier",
+    "customer",
+    "notes",
+)
 LINE_COLUMNS = ("sku", "quantity", "unit_price", "discount")
 CSV_COLUMNS = (*REQUEST_COLUMNS, *LINE_COLUMNS, "tenders")
 
@@ -94,8 +103,11 @@ def read_csv(stream: TextIO) -> Iterator[Entry]:
     `tenders` is `METHOD:AMOUNT[:REFERENCE]` joined by `;`, e.g. `CASH:20.00;CARD:15.50:VISA-1234`.
     """
     reader = csv.DictReader(stream)
-    missing = [c for c in ("request_id", "outlet", "occurred_at", "sku", "quantity", "tenders")
-               if c not in (reader.fieldnames or [])]
+    missing = [
+        c
+        for c in ("request_id", "outlet", "occurred_at", "sku", "quantity", "tenders")
+        if c not in (reader.fieldnames or [])
+    ]
     unknown = [c for c in reader.fieldnames or [] if c not in CSV_COLUMNS]
     if missing or unknown:
         problem = "; ".join([*(f"missing column {c}" for c in missing), *(f"unknown column {c}" for c in unknown)])
@@ -133,7 +145,9 @@ def _csv_request(rows: list[tuple[int, dict[str, str]]]) -> Entry:
     for later_no, row in rows[1:]:
         for key in (*REQUEST_COLUMNS, "tenders"):
             if (row.get(key) or "") != (first.get(key) or ""):
-                return Entry(line_no, request, f"line {later_no}: {key} differs from line {line_no} of the same request")
+                return Entry(
+                    line_no, request, f"line {later_no}: {key} differs from line {line_no} of the same request"
+                )
     request["lines"] = [{k: row[k] for k in LINE_COLUMNS if row.get(k)} for _, row in rows]
     try:
         request["tenders"] = parse_tenders(first["tenders"])

@@ -62,9 +62,7 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
-def in_transaction(
-    sessions: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 5
-) -> T:
+def in_transaction(sessions: sessionmaker[Session], work: Callable[[Session], T], *, attempts: int = 5) -> T:
     """Run `work` in one transaction: commit on return, roll back on raise.
 
     Deadlocks, serialization failures and lost connections are retried with jittered backoff;

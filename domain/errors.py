@@ -123,8 +123,17 @@ class InternalError(Rejected):
 REASON_CODES = tuple(
     cls.code
     for cls in (
-        Invalid, UnknownOutlet, UnknownSku, UnknownCashier, UnknownCustomer, InsufficientStock,
-        TenderShort, TenderMismatch, UnknownOriginal, ReturnExceedsSale, InternalError,
+        Invalid,
+        UnknownOutlet,
+        UnknownSku,
+        UnknownCashier,
+        UnknownCustomer,
+        InsufficientStock,
+        TenderShort,
+        TenderMismatch,
+        UnknownOriginal,
+        ReturnExceedsSale,
+        InternalError,
     )
 )
 

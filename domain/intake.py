@@ -40,8 +40,13 @@ def receive(session: Session, payloads: Iterable[Any], batch_id: int | None = No
 
 
 def _row(payload: Any, batch_id: int | None) -> dict[str, Any]:
-    row = {"request_id": request_id_of(payload), "batch_id": batch_id, "outcome": "PENDING", "reason": None,
-           "message": None}
+    row = {
+        "request_id": request_id_of(payload),
+        "batch_id": batch_id,
+        "outcome": "PENDING",
+        "reason": None,
+        "message": None,
+    }
     try:
         payload = storable(_exact(payload))
     except (ValueError, RecursionError) as exc:
@@ -63,9 +68,7 @@ def _exact(value: Any) -> Any:
 
 def mark_enqueued(session: Session, intake_ids: list[int]) -> None:
     """Remember when each request was last handed to the queue (the sweeper's clock)."""
-    session.execute(
-        update(SaleRequestRow).where(SaleRequestRow.id.in_(intake_ids)).values(enqueued_at=func.now())
-    )
+    session.execute(update(SaleRequestRow).where(SaleRequestRow.id.in_(intake_ids)).values(enqueued_at=func.now()))
 
 
 def stale_pending(session: Session, older_than: timedelta, limit: int) -> list[int]:
@@ -73,14 +76,16 @@ def stale_pending(session: Session, older_than: timedelta, limit: int) -> list[i
     their message was lost (Redis flushed, worker killed before redelivery). Marked enqueued again.
     A request counts as enqueued from the moment it is received (`enqueued_at` defaults to now())."""
     cutoff = func.now() - older_than
-    ids = list(session.scalars(
-        select(SaleRequestRow.id)
-        .where(SaleRequestRow.outcome == "PENDING")
-        .where(SaleRequestRow.enqueued_at < cutoff)
-        .order_by(SaleRequestRow.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ))
+    ids = list(
+        session.scalars(
+            select(SaleRequestRow.id)
+            .where(SaleRequestRow.outcome == "PENDING")
+            .where(SaleRequestRow.enqueued_at < cutoff)
+            .order_by(SaleRequestRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
     if ids:
         mark_enqueued(session, ids)
     return ids

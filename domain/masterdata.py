@@ -93,7 +93,7 @@ def _checked(session: Session, spec: Kind, records: list[Record], problems: list
 
 def _chunks(items: Sequence[T]) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), CHUNK):
-        yield items[start:start + CHUNK]
+        yield items[start : start + CHUNK]
 
 
 def _upsert(session: Session, spec: Kind, rows: list[Row]) -> tuple[int, int]:
@@ -125,13 +125,15 @@ def _with_supplier_ids(session: Session, rows: list[Row]) -> list[Row]:
     """Swap each product's supplier name for the id of that company's supplier, adding new suppliers."""
     wanted = sorted({(row["company_id"], row["supplier"]) for row in rows if row["supplier"]})
     for chunk in _chunks(wanted):
-        session.execute(pg_insert(Supplier).values([{"company_id": c, "name": n} for c, n in chunk])
-                        .on_conflict_do_nothing())
+        session.execute(
+            pg_insert(Supplier).values([{"company_id": c, "name": n} for c, n in chunk]).on_conflict_do_nothing()
+        )
     ids = {
         (company_id, name): sid
         for sid, company_id, name in session.execute(
-            select(Supplier.id, Supplier.company_id, Supplier.name)
-            .where(Supplier.company_id.in_({company_id for company_id, _ in wanted}))
+            select(Supplier.id, Supplier.company_id, Supplier.name).where(
+                Supplier.company_id.in_({company_id for company_id, _ in wanted})
+            )
         )
     }
     return [_without(row, "supplier") | {"supplier_id": ids.get((row["company_id"], row["supplier"]))} for row in rows]
@@ -160,12 +162,14 @@ def _set_stock(session: Session, rows: list[Row]) -> tuple[int, int]:
 
 def _locked_on_hand(session: Session, outlet_id: int, product_ids: Sequence[int]) -> dict[int, Decimal]:
     # Locked before reading, so a sale posting meanwhile cannot make the difference stale.
-    return dict(session.execute(
-        select(StockLevel.product_id, StockLevel.on_hand)
-        .where(StockLevel.outlet_id == outlet_id, StockLevel.product_id.in_(product_ids))
-        .order_by(StockLevel.product_id)
-        .with_for_update()
-    ).all())
+    return dict(
+        session.execute(
+            select(StockLevel.product_id, StockLevel.on_hand)
+            .where(StockLevel.outlet_id == outlet_id, StockLevel.product_id.in_(product_ids))
+            .order_by(StockLevel.product_id)
+            .with_for_update()
+        ).all()
+    )
 
 
 def _cell(value: object) -> object:
@@ -179,20 +183,42 @@ def _cell(value: object) -> object:
 
 
 _EXPORTS: dict[str, Executable] = {
-    "companies": select(Company.code, Company.name, Company.uen, Company.gst_registration_number,
-                        Company.prices_include_gst, Company.currency).order_by(Company.code),
+    "companies": select(
+        Company.code,
+        Company.name,
+        Company.uen,
+        Company.gst_registration_number,
+        Company.prices_include_gst,
+        Company.currency,
+    ).order_by(Company.code),
     "outlets": select(Outlet.code, Company.code, Outlet.name, Outlet.address)
-    .join(Company, Company.id == Outlet.company_id).order_by(Outlet.code),
+    .join(Company, Company.id == Outlet.company_id)
+    .order_by(Outlet.code),
     "users": select(Company.code, User.username, User.full_name)
-    .join(Company, Company.id == User.company_id).order_by(Company.code, User.username),
-    "products": select(Company.code, Product.sku, Product.name, Product.price, Product.gst_rate, Product.cost,
-                       Product.track_inventory, Product.reorder_point, Product.reorder_target, Supplier.name)
-    .join(Company, Company.id == Product.company_id).outerjoin(Supplier, Supplier.id == Product.supplier_id)
+    .join(Company, Company.id == User.company_id)
+    .order_by(Company.code, User.username),
+    "products": select(
+        Company.code,
+        Product.sku,
+        Product.name,
+        Product.price,
+        Product.gst_rate,
+        Product.cost,
+        Product.track_inventory,
+        Product.reorder_point,
+        Product.reorder_target,
+        Supplier.name,
+    )
+    .join(Company, Company.id == Product.company_id)
+    .outerjoin(Supplier, Supplier.id == Product.supplier_id)
     .order_by(Company.code, Product.sku),
     "customers": select(Company.code, Customer.code, Customer.name, Customer.email)
-    .join(Company, Company.id == Customer.company_id).order_by(Company.code, Customer.code),
+    .join(Company, Company.id == Customer.company_id)
+    .order_by(Company.code, Customer.code),
     # Only products that track inventory: the import refuses stock for the others.
     "stock": select(Outlet.code, Product.sku, StockLevel.on_hand)
-    .join(Outlet, Outlet.id == StockLevel.outlet_id).join(Product, Product.id == StockLevel.product_id)
-    .where(Product.track_inventory).order_by(Outlet.code, Product.sku),
+    .join(Outlet, Outlet.id == StockLevel.outlet_id)
+    .join(Product, Product.id == StockLevel.product_id)
+    .where(Product.track_inventory)
+    .order_by(Outlet.code, Product.sku),
 }

@@ -68,8 +68,9 @@ def load_refs(session: Session, records: Iterable[Record]) -> Refs:
     products = {
         (cid, sku): ProductRef(pid, track)
         for pid, cid, sku, track in session.execute(
-            select(Product.id, Product.company_id, Product.sku, Product.track_inventory)
-            .where(Product.company_id.in_(named))
+            select(Product.id, Product.company_id, Product.sku, Product.track_inventory).where(
+                Product.company_id.in_(named)
+            )
         )
     }
     return Refs(companies, outlets, products)
@@ -180,20 +181,46 @@ def _stock(f: Fields, refs: Refs) -> Row:
     quantity = f.decimal("quantity", QTY, negative=True)
     if quantity is None and not f.cells["quantity"]:
         f.fail("quantity", "is required")
-    return {"outlet_id": outlet.id if outlet else None, "product_id": product.id if product else None,
-            "quantity": quantity}
+    return {
+        "outlet_id": outlet.id if outlet else None,
+        "product_id": product.id if product else None,
+        "quantity": quantity,
+    }
 
 
 SPECS = {
     spec.name: spec
     for spec in (
-        Kind("companies", Company, ("code", "name", "uen", "gst_registration_number", "prices_include_gst",
-                                    "currency"), ("code",), "code", _company, optional=("currency",)),
+        Kind(
+            "companies",
+            Company,
+            ("code", "name", "uen", "gst_registration_number", "prices_include_gst", "currency"),
+            ("code",),
+            "code",
+            _company,
+            optional=("currency",),
+        ),
         Kind("outlets", Outlet, ("code", "company", "name", "address"), ("code",), "code", _outlet),
         Kind("users", User, ("company", "username", "full_name"), ("company_id", "username"), "username", _user),
-        Kind("products", Product, ("company", "sku", "name", "price", "gst_rate", "cost", "track_inventory",
-                                   "reorder_point", "reorder_target", "supplier"),
-             ("company_id", "sku"), "sku", _product),
+        Kind(
+            "products",
+            Product,
+            (
+                "company",
+                "sku",
+                "name",
+                "price",
+                "gst_rate",
+                "cost",
+                "track_inventory",
+                "reorder_point",
+                "reorder_target",
+                "supplier",
+            ),
+            ("company_id", "sku"),
+            "sku",
+            _product,
+        ),
         Kind("customers", Customer, ("company", "code", "name", "email"), ("company_id", "code"), "code", _customer),
         Kind("stock", StockLevel, ("outlet", "sku", "quantity"), ("outlet_id", "product_id"), "sku", _stock),
     )

@@ -84,8 +84,13 @@ def record_failure(sessions: sessionmaker[Session], intake_id: int, error: BaseE
         session.execute(
             update(SaleRequestRow)
             .where(SaleRequestRow.id == intake_id, SaleRequestRow.outcome == "PENDING")
-            .values(outcome="REJECTED", reason=InternalError.code, message=message, processed_at=func.now(),
-                    attempts=SaleRequestRow.attempts + 1)
+            .values(
+                outcome="REJECTED",
+                reason=InternalError.code,
+                message=message,
+                processed_at=func.now(),
+                attempts=SaleRequestRow.attempts + 1,
+            )
         )
         return Posted(intake_id, "REJECTED")
 
@@ -115,8 +120,15 @@ def decide(session: Session, intake_id: int) -> Posted:
         if existing is not None:
             same = existing.fingerprint == fingerprint
             outcome = "DUPLICATE" if same else "CONFLICT"
-            _record(session, intake_id, outcome, sale_id=existing.id, existing_fingerprint=existing.fingerprint,
-                    company_id=outlet.company_id, fingerprint=fingerprint)
+            _record(
+                session,
+                intake_id,
+                outcome,
+                sale_id=existing.id,
+                existing_fingerprint=existing.fingerprint,
+                company_id=outlet.company_id,
+                fingerprint=fingerprint,
+            )
             return Posted(intake_id, outcome, existing.id)
         with session.begin_nested():
             sale_id = write_sale(session, outlet, request, fingerprint, intake_id)
@@ -124,8 +136,14 @@ def decide(session: Session, intake_id: int) -> Posted:
         return Posted(intake_id, "PENDING")  # nothing recorded: the caller tries it again after the original
     except Rejected as rejection:
         where = f"line {row.line_no}: " if row.line_no is not None else ""
-        _record(session, intake_id, "REJECTED", reason=rejection.code, message=where + rejection.message,
-                details=rejection.details or None)
+        _record(
+            session,
+            intake_id,
+            "REJECTED",
+            reason=rejection.code,
+            message=where + rejection.message,
+            details=rejection.details or None,
+        )
         return Posted(intake_id, "REJECTED")
     _record(session, intake_id, "POSTED", sale_id=sale_id, company_id=outlet.company_id)
     return Posted(intake_id, "POSTED", sale_id, newly_posted=True)
@@ -136,8 +154,9 @@ def _record(session: Session, intake_id: int, outcome: str, **values: Any) -> No
     session.execute(
         update(SaleRequestRow)
         .where(SaleRequestRow.id == intake_id)
-        .values(outcome=outcome, message=message, processed_at=func.now(),
-                attempts=SaleRequestRow.attempts + 1, **values)
+        .values(
+            outcome=outcome, message=message, processed_at=func.now(), attempts=SaleRequestRow.attempts + 1, **values
+        )
     )
 
 
@@ -166,8 +185,14 @@ class _Outlet:
 
 def _outlet(session: Session, code: str) -> _Outlet:
     found = session.execute(
-        select(Outlet.id, Outlet.code, Outlet.company_id, Company.prices_include_gst,
-               Company.oversell_pos, Company.oversell_web)
+        select(
+            Outlet.id,
+            Outlet.code,
+            Outlet.company_id,
+            Company.prices_include_gst,
+            Company.oversell_pos,
+            Company.oversell_web,
+        )
         .join(Company, Company.id == Outlet.company_id)
         .where(Outlet.code == code)
     ).one_or_none()
@@ -188,8 +213,9 @@ def write_sale(session: Session, outlet: _Outlet, request: SaleRequest, fingerpr
         original_id, customer_id = original.id, customer_id or original.customer_id
         products = {sku: original.as_paid(p) for sku, p in products.items()}
     priced = price_sale(request, products, outlet.prices_include_gst)
-    sale_id = _insert_sale(session, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id,
-                           intake_id)
+    sale_id = _insert_sale(
+        session, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id, intake_id
+    )
     _apply_stock(session, outlet, request, priced, sale_id)
     session.execute(insert(core(FollowUp)), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
     return sale_id
@@ -197,8 +223,9 @@ def write_sale(session: Session, outlet: _Outlet, request: SaleRequest, fingerpr
 
 def _products(session: Session, company_id: int, skus: set[str]) -> dict[str, ProductInfo]:
     rows = session.execute(
-        select(Product.id, Product.sku, Product.name, Product.price, Product.gst_rate, Product.track_inventory)
-        .where(Product.company_id == company_id, Product.sku.in_(skus))
+        select(Product.id, Product.sku, Product.name, Product.price, Product.gst_rate, Product.track_inventory).where(
+            Product.company_id == company_id, Product.sku.in_(skus)
+        )
     )
     return {row.sku: ProductInfo(*row) for row in rows}
 
@@ -252,8 +279,10 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> _O
         # the two above (no longer pending, its sale not seen). Look once more before rejecting.
         original = session.execute(find_original).one_or_none()
     if original is None:
-        raise UnknownOriginal(f"original sale {request.original_request_id!r} was never posted for this company",
-                              original_request_id=request.original_request_id)
+        raise UnknownOriginal(
+            f"original sale {request.original_request_id!r} was never posted for this company",
+            original_request_id=request.original_request_id,
+        )
     left: dict[str, Decimal] = defaultdict(Decimal)
     sold: dict[str, tuple[Decimal, Decimal, Decimal]] = {}  # sku -> (quantity, amount, rate)
     already_back = (
@@ -272,8 +301,7 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> _O
     over = {sku: qty for sku, qty in wanted.items() if qty > left[sku]}
     if over:
         text = ", ".join(f"{sku} (returning {qty}, returnable {left[sku]})" for sku, qty in sorted(over.items()))
-        raise ReturnExceedsSale(f"return exceeds the original sale: {text}",
-                                skus={sku: str(left[sku]) for sku in over})
+        raise ReturnExceedsSale(f"return exceeds the original sale: {text}", skus={sku: str(left[sku]) for sku in over})
     paid = {sku: ((amount / qty).quantize(PRICE_PLACES), rate) for sku, (qty, amount, rate) in sold.items()}
     return _Original(original.id, original.customer_id, paid)
 
@@ -283,42 +311,86 @@ PRICE_PLACES = Decimal("0.0001")
 
 def _received_but_pending(session: Session, company_id: int, request_id: str | None) -> bool:
     """Is a sale with this request_id received for this company but not decided yet?"""
-    return session.scalar(
-        select(func.count())
-        .select_from(SaleRequestRow)
-        .join(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
-        .where(SaleRequestRow.request_id == request_id, SaleRequestRow.outcome == "PENDING",
-               Outlet.company_id == company_id,
-               func.coalesce(SaleRequestRow.payload["kind"].astext, "sale") == "sale")
-    ) != 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(SaleRequestRow)
+            .join(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
+            .where(
+                SaleRequestRow.request_id == request_id,
+                SaleRequestRow.outcome == "PENDING",
+                Outlet.company_id == company_id,
+                func.coalesce(SaleRequestRow.payload["kind"].astext, "sale") == "sale",
+            )
+        )
+        != 0
+    )
 
 
 def _insert_sale(
-    session: Session, outlet: _Outlet, request: SaleRequest, priced: PricedSale, fingerprint: str,
-    cashier_id: int | None, customer_id: int | None, original_id: int | None, intake_id: int,
+    session: Session,
+    outlet: _Outlet,
+    request: SaleRequest,
+    priced: PricedSale,
+    fingerprint: str,
+    cashier_id: int | None,
+    customer_id: int | None,
+    original_id: int | None,
+    intake_id: int,
 ) -> int:
     number = literal(f"{outlet.code}-").concat(func.lpad(cast(sale_number.next_value(), Text), 8, "0"))
     batch_id = select(SaleRequestRow.batch_id).where(SaleRequestRow.id == intake_id).scalar_subquery()
     sale_id: int = session.execute(
-        insert(core(Sale)).values(
-            company_id=outlet.company_id, request_id=request.request_id, fingerprint=fingerprint,
-            transaction_number=number, kind=request.kind.value, original_sale_id=original_id,
-            outlet_id=outlet.id, channel=request.channel.value, occurred_at=request.occurred_at,
-            cashier_id=cashier_id, customer_id=customer_id, batch_id=batch_id,
-            subtotal=priced.subtotal, tax=priced.tax, rounding_adjustment=priced.rounding_adjustment,
-            total=priced.total, tendered=priced.tendered, change_due=priced.change_due, notes=request.notes,
-        ).returning(core(Sale).c.id)
+        insert(core(Sale))
+        .values(
+            company_id=outlet.company_id,
+            request_id=request.request_id,
+            fingerprint=fingerprint,
+            transaction_number=number,
+            kind=request.kind.value,
+            original_sale_id=original_id,
+            outlet_id=outlet.id,
+            channel=request.channel.value,
+            occurred_at=request.occurred_at,
+            cashier_id=cashier_id,
+            customer_id=customer_id,
+            batch_id=batch_id,
+            subtotal=priced.subtotal,
+            tax=priced.tax,
+            rounding_adjustment=priced.rounding_adjustment,
+            total=priced.total,
+            tendered=priced.tendered,
+            change_due=priced.change_due,
+            notes=request.notes,
+        )
+        .returning(core(Sale).c.id)
     ).scalar_one()
-    session.execute(insert(core(SaleLine)), [
-        {"sale_id": sale_id, "line_no": line.line_no, "product_id": line.product.id, "sku": line.product.sku,
-         "description": line.product.name, "quantity": line.quantity, "unit_price": line.unit_price,
-         "discount": line.discount, "amount": line.amount, "gst_rate": line.gst_rate, "tax": line.tax}
-        for line in priced.lines
-    ])
-    session.execute(insert(core(TenderRow)), [
-        {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
-        for t in priced.tenders
-    ])
+    session.execute(
+        insert(core(SaleLine)),
+        [
+            {
+                "sale_id": sale_id,
+                "line_no": line.line_no,
+                "product_id": line.product.id,
+                "sku": line.product.sku,
+                "description": line.product.name,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "discount": line.discount,
+                "amount": line.amount,
+                "gst_rate": line.gst_rate,
+                "tax": line.tax,
+            }
+            for line in priced.lines
+        ],
+    )
+    session.execute(
+        insert(core(TenderRow)),
+        [
+            {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
+            for t in priced.tenders
+        ],
+    )
     return sale_id
 
 
@@ -336,9 +408,13 @@ def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced
         return
     policy = outlet.oversell_web if request.channel.value == "web" else outlet.oversell_pos
     if policy == "REJECT":
-        raise InsufficientStock([Shortfall(skus[pid], on_hand - changes[pid], -changes[pid])
-                                 for pid, on_hand in sorted(below.items())])
-    session.execute(insert(core(StockDiscrepancy)), [
-        {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
-        for pid, on_hand in sorted(below.items())
-    ])
+        raise InsufficientStock(
+            [Shortfall(skus[pid], on_hand - changes[pid], -changes[pid]) for pid, on_hand in sorted(below.items())]
+        )
+    session.execute(
+        insert(core(StockDiscrepancy)),
+        [
+            {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
+            for pid, on_hand in sorted(below.items())
+        ],
+    )

@@ -130,12 +130,14 @@ def _change_due(request: SaleRequest, due: Decimal) -> Decimal:
         raise TenderShort(f"{what} {tendered} do not cover {due}", tendered=str(tendered), due=str(due))
     excess = tendered - due
     if request.kind is Kind.RETURN and excess:
-        raise TenderMismatch(f"refund tenders {tendered} are more than the {due} refunded",
-                             tendered=str(tendered), due=str(due))
+        raise TenderMismatch(
+            f"refund tenders {tendered} are more than the {due} refunded", tendered=str(tendered), due=str(due)
+        )
     cash = sum((t.amount for t in request.tenders if t.method is TenderMethod.CASH), ZERO)
     if excess > cash:
         raise TenderMismatch(
             f"non-cash tenders overpay {due} by {excess - cash}; change is given only out of cash",
-            tendered=str(tendered), due=str(due),
+            tendered=str(tendered),
+            due=str(due),
         )
     return excess

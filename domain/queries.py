@@ -29,14 +29,23 @@ def _money(value: Any) -> str | None:
 
 def outcomes(session: Session, intake_ids: list[int]) -> list[dict[str, Any]]:
     """One `sale show` document per intake row, in the order given (this submission's own outcome)."""
-    points = (
-        select(LoyaltyEntry.points).where(LoyaltyEntry.sale_id == Sale.id).correlate(Sale).scalar_subquery()
-    )
+    points = select(LoyaltyEntry.points).where(LoyaltyEntry.sale_id == Sale.id).correlate(Sale).scalar_subquery()
     rows = session.execute(
-        select(SaleRequestRow.id, SaleRequestRow.request_id, SaleRequestRow.outcome, SaleRequestRow.reason,
-               SaleRequestRow.message, SaleRequestRow.details,
-               Sale.transaction_number, Sale.subtotal, Sale.tax, Sale.rounding_adjustment, Sale.total,
-               Sale.change_due, points.label("points_earned"))
+        select(
+            SaleRequestRow.id,
+            SaleRequestRow.request_id,
+            SaleRequestRow.outcome,
+            SaleRequestRow.reason,
+            SaleRequestRow.message,
+            SaleRequestRow.details,
+            Sale.transaction_number,
+            Sale.subtotal,
+            Sale.tax,
+            Sale.rounding_adjustment,
+            Sale.total,
+            Sale.change_due,
+            points.label("points_earned"),
+        )
         # A CONFLICT names the sale it collided with, but that sale's amounts are not this request's.
         .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome != "CONFLICT"))
         .where(SaleRequestRow.id.in_(intake_ids))
@@ -100,14 +109,23 @@ def customer_show(session: Session, code: str) -> dict[str, Any]:
         .where(LoyaltyEntry.customer_id == customer.id)
         .order_by(LoyaltyEntry.id)
     ).all()
-    return {"code": customer.code, "points": customer.points,
-            "entries": [{"sale": number, "points": pts} for number, pts in entries]}
+    return {
+        "code": customer.code,
+        "points": customer.points,
+        "entries": [{"sale": number, "points": pts} for number, pts in entries],
+    }
 
 
 def reorder_list(session: Session, outlet: str | None = None) -> list[dict[str, Any]]:
     query = (
-        select(Outlet.code, Product.sku, ReorderSuggestion.on_hand, ReorderSuggestion.reorder_point,
-               ReorderSuggestion.suggested_quantity, Supplier.name)
+        select(
+            Outlet.code,
+            Product.sku,
+            ReorderSuggestion.on_hand,
+            ReorderSuggestion.reorder_point,
+            ReorderSuggestion.suggested_quantity,
+            Supplier.name,
+        )
         .join(Outlet, Outlet.id == ReorderSuggestion.outlet_id)
         .join(Product, Product.id == ReorderSuggestion.product_id)
         .outerjoin(Supplier, Supplier.id == ReorderSuggestion.supplier_id)
@@ -117,13 +135,22 @@ def reorder_list(session: Session, outlet: str | None = None) -> list[dict[str, 
     if outlet is not None:
         query = query.where(Outlet.code == outlet)
     return [
-        {"outlet": o, "sku": s, "on_hand": str(q), "reorder_point": str(p), "suggested_quantity": str(n),
-         "supplier": sup}
+        {
+            "outlet": o,
+            "sku": s,
+            "on_hand": str(q),
+            "reorder_point": str(p),
+            "suggested_quantity": str(n),
+            "supplier": sup,
+        }
         for o, s, q, p, n, sup in session.execute(query)
     ]
 
 
 def count_pending(session: Session, intake_ids: list[int]) -> int:
-    return session.scalar(
-        select(func.count()).where(SaleRequestRow.id.in_(intake_ids), SaleRequestRow.outcome == "PENDING")
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count()).where(SaleRequestRow.id.in_(intake_ids), SaleRequestRow.outcome == "PENDING")
+        )
+        or 0
+    )

@@ -35,7 +35,7 @@ def move_stock(
         index_elements=[levels.c.outlet_id, levels.c.product_id],
         set_={"on_hand": levels.c.on_hand + rows.excluded.on_hand},
     ).returning(levels.c.product_id, levels.c.on_hand)
-    after = {pid: on_hand for pid, on_hand in session.execute(upsert)}
+    after: dict[int, Decimal] = dict(session.execute(upsert).all())
     session.execute(
         insert(core(StockMovement)),
         [

@@ -121,8 +121,10 @@ class Product(Base):
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),
         CheckConstraint("gst_rate >= 0 AND gst_rate < 100", name="gst_rate_range"),
-        CheckConstraint("reorder_target IS NULL OR reorder_point IS NULL OR reorder_target >= reorder_point",
-                        name="reorder_target_above_point"),
+        CheckConstraint(
+            "reorder_target IS NULL OR reorder_point IS NULL OR reorder_target >= reorder_point",
+            name="reorder_target_above_point",
+        ),
     )
 
 
@@ -249,8 +251,10 @@ class Sale(Base):
         UniqueConstraint("company_id", "request_id"),
         CheckConstraint("kind IN ('sale', 'return')", name="kind"),
         CheckConstraint("channel IN ('pos', 'web')", name="channel"),
-        CheckConstraint("(kind = 'sale' AND total >= 0 AND subtotal >= 0) OR (kind = 'return' AND total <= 0 AND subtotal <= 0)",
-                        name="sign_follows_kind"),
+        CheckConstraint(
+            "(kind = 'sale' AND total >= 0 AND subtotal >= 0) OR (kind = 'return' AND total <= 0 AND subtotal <= 0)",
+            name="sign_follows_kind",
+        ),
         CheckConstraint("change_due >= 0", name="change_not_negative"),
         CheckConstraint("tendered - change_due = total", name="tenders_pay_total"),
     )

@@ -254,8 +254,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from runtime.schema import upgrade
     from frontends import processes
+    from runtime.schema import upgrade
 
     config = settings.load()
     embedded.ensure_running(config)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import io
 import subprocess
-from pathlib import Path
 import time
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker

@@ -37,24 +37,52 @@ def catalogue(products: int = 120, customers: int = 300) -> dict[str, list[dict[
         book = n % 25 == 0  # zero-rated: printed matter sold as exempt for the demo
         voucher = n % 40 == 1  # gift vouchers: no stock
         price = Decimal(rng.randrange(150, 6000)) / 100
-        items.append({
-            "company": "KOPI", "sku": sku, "name": f"{WORDS[n % len(WORDS)]} {THINGS[(n // 10) % len(THINGS)]}",
-            "price": f"{price:.2f}", "gst_rate": "0.00" if book else "9.00", "cost": f"{price * Decimal('0.55'):.2f}",
-            "track_inventory": "false" if voucher else "true", "reorder_point": "" if voucher else "20",
-            "reorder_target": "" if voucher else "120", "supplier": ("Bean Bros" if n % 2 else "Lim Trading"),
-        })
+        items.append(
+            {
+                "company": "KOPI",
+                "sku": sku,
+                "name": f"{WORDS[n % len(WORDS)]} {THINGS[(n // 10) % len(THINGS)]}",
+                "price": f"{price:.2f}",
+                "gst_rate": "0.00" if book else "9.00",
+                "cost": f"{price * Decimal('0.55'):.2f}",
+                "track_inventory": "false" if voucher else "true",
+                "reorder_point": "" if voucher else "20",
+                "reorder_target": "" if voucher else "120",
+                "supplier": ("Bean Bros" if n % 2 else "Lim Trading"),
+            }
+        )
     return {
-        "companies": [{"code": "KOPI", "name": "Kopi & Co Pte Ltd", "uen": "201912345K",
-                       "gst_registration_number": "M90312345X", "prices_include_gst": "true", "currency": "SGD"}],
-        "outlets": [{"code": c, "company": "KOPI", "name": f"Kopi & Co {name}",
-                     "address": f"{10 + i} {name}, Singapore {238800 + i}"}
-                    for i, (c, name) in enumerate(OUTLETS.items())],
+        "companies": [
+            {
+                "code": "KOPI",
+                "name": "Kopi & Co Pte Ltd",
+                "uen": "201912345K",
+                "gst_registration_number": "M90312345X",
+                "prices_include_gst": "true",
+                "currency": "SGD",
+            }
+        ],
+        "outlets": [
+            {
+                "code": c,
+                "company": "KOPI",
+                "name": f"Kopi & Co {name}",
+                "address": f"{10 + i} {name}, Singapore {238800 + i}",
+            }
+            for i, (c, name) in enumerate(OUTLETS.items())
+        ],
         "users": [{"company": "KOPI", "username": u, "full_name": u.title()} for u in CASHIERS],
         "products": items,
-        "customers": [{"company": "KOPI", "code": f"M{n:05d}", "name": f"Member {n}",
-                       "email": f"member{n}@example.com"} for n in range(1, customers + 1)],
-        "stock": [{"outlet": o, "sku": p["sku"], "quantity": "100000"}
-                  for o in OUTLETS for p in items if p["track_inventory"] == "true"],
+        "customers": [
+            {"company": "KOPI", "code": f"M{n:05d}", "name": f"Member {n}", "email": f"member{n}@example.com"}
+            for n in range(1, customers + 1)
+        ],
+        "stock": [
+            {"outlet": o, "sku": p["sku"], "quantity": "100000"}
+            for o in OUTLETS
+            for p in items
+            if p["track_inventory"] == "true"
+        ],
     }
 
 
@@ -67,8 +95,12 @@ def as_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _infos(items: list[dict[str, Any]]) -> dict[str, ProductInfo]:
-    return {p["sku"]: ProductInfo(i, p["sku"], p["name"], Decimal(p["price"]), Decimal(p["gst_rate"]),
-                                  p["track_inventory"] == "true") for i, p in enumerate(items)}
+    return {
+        p["sku"]: ProductInfo(
+            i, p["sku"], p["name"], Decimal(p["price"]), Decimal(p["gst_rate"]), p["track_inventory"] == "true"
+        )
+        for i, p in enumerate(items)
+    }
 
 
 def day_of_sales(count: int, seed: int = 1, bad: bool = True, day: str = "2025-03-01") -> Iterator[str]:
@@ -101,8 +133,13 @@ def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], cu
     lines = [{"sku": sku, "quantity": str(rng.choice((1, 1, 1, 2, 3)))} for sku in rng.sample(skus, rng.randint(1, 4))]
     if rng.random() < 0.1:
         lines[0]["discount"] = "1.00"
-    request: dict[str, Any] = {"request_id": request_id, "outlet": outlet, "occurred_at": at.isoformat(),
-                               "lines": lines, "tenders": []}
+    request: dict[str, Any] = {
+        "request_id": request_id,
+        "outlet": outlet,
+        "occurred_at": at.isoformat(),
+        "lines": lines,
+        "tenders": [],
+    }
     if outlet == "WEB":
         request["channel"] = "web"
         request["customer"] = rng.choice(customers)
@@ -113,16 +150,24 @@ def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], cu
     return request
 
 
-def _return_of(rng: random.Random, original: dict[str, Any], request_id: str, at: datetime,
-               products: dict[str, ProductInfo]) -> dict[str, Any]:
+def _return_of(
+    rng: random.Random, original: dict[str, Any], request_id: str, at: datetime, products: dict[str, ProductInfo]
+) -> dict[str, Any]:
     """One unit of one line back, refunded at what was paid for it (its share of any discount)."""
     line = rng.choice(original["lines"])
     quantity = Decimal(line["quantity"])
     paid = line_amount(quantity, products[line["sku"]].price, Decimal(line.get("discount", "0"))) / quantity
     returned = {"sku": line["sku"], "quantity": "1", "unit_price": f"{paid:.4f}"}
-    request = {"request_id": request_id, "kind": "return", "original_request_id": original["request_id"],
-               "outlet": original["outlet"], "channel": original.get("channel", "pos"),
-               "occurred_at": at.isoformat(), "lines": [returned], "tenders": []}
+    request = {
+        "request_id": request_id,
+        "kind": "return",
+        "original_request_id": original["request_id"],
+        "outlet": original["outlet"],
+        "channel": original.get("channel", "pos"),
+        "occurred_at": at.isoformat(),
+        "lines": [returned],
+        "tenders": [],
+    }
     if original["outlet"] != "WEB":
         request["cashier"] = rng.choice(CASHIERS)
     return request

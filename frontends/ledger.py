@@ -1,9 +1,9 @@
 """The Python API: record sale requests durably, enqueue them, read their outcomes.
 
-    ledger = Ledger.connect()                  # embedded servers when no URL is configured
-    ids = ledger.submit([request_dict, ...])   # durable in PostgreSQL, then enqueued
-    ledger.wait(ids, timeout=30)
-    ledger.outcomes(ids)                       # `sale show --json` documents, in order
+ledger = Ledger.connect()                  # embedded servers when no URL is configured
+ids = ledger.submit([request_dict, ...])   # durable in PostgreSQL, then enqueued
+ledger.wait(ids, timeout=30)
+ledger.outcomes(ids)                       # `sale show --json` documents, in order
 """
 
 from __future__ import annotations
@@ -63,4 +63,4 @@ def enqueue(intake_ids: list[int], chunk: int = CHUNK) -> None:
     from workers.app import app  # noqa: F401  (configures the app the task is sent with)
 
     for start in range(0, len(intake_ids), chunk):
-        post_requests.delay(intake_ids[start:start + chunk])
+        post_requests.delay(intake_ids[start : start + chunk])

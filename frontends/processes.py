@@ -6,6 +6,7 @@ SIGTERM stops every group (TERM, then KILL after a grace period), so nothing is 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,13 +20,13 @@ CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
 
 
 def worker_command(extra: list[str]) -> list[str]:
-    base = CELERY + ["worker", "-Q", ",".join(QUEUES), "-E", "--loglevel", "INFO"]
+    base = [*CELERY, "worker", "-Q", ",".join(QUEUES), "-E", "--loglevel", "INFO"]
     return base + extra
 
 
 def flower_command(port: int = 5555) -> list[str]:
     """Flower on loopback only; its HTTP API is open there without a password (FLOWER_UNAUTHENTICATED_API)."""
-    return CELERY + ["flower", "--address=127.0.0.1", f"--port={port}"]
+    return [*CELERY, "flower", "--address=127.0.0.1", f"--port={port}"]
 
 
 def exec_worker(extra: list[str]) -> None:
@@ -84,7 +85,5 @@ def _stop_children(children: list[tuple[str, subprocess.Popen[bytes]]], grace: f
 
 
 def _signal_group(child: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(child.pid, sig)
-    except ProcessLookupError:
-        pass

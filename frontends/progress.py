@@ -22,8 +22,13 @@ def _eta(seconds: float) -> str:
     return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
 
 
-def follow(sessions: sessionmaker[Session], batch_id: int, until: tuple[str, ...] = ("DONE",),
-           timeout: float | None = None, out: Callable[[str], object] | None = None) -> bool:
+def follow(
+    sessions: sessionmaker[Session],
+    batch_id: int,
+    until: tuple[str, ...] = ("DONE",),
+    timeout: float | None = None,
+    out: Callable[[str], object] | None = None,
+) -> bool:
     """Redraw the bar until the batch reaches a state in `until`; False when `timeout` ran out."""
     tty = sys.stderr.isatty()
     write = out or sys.stderr.write
@@ -42,8 +47,10 @@ def follow(sessions: sessionmaker[Session], batch_id: int, until: tuple[str, ...
             first_done = (now, done)
         rate = (done - first_done[1]) / (now - first_done[0]) if now > first_done[0] else 0.0
         eta = _eta((total - done) / rate) if rate > 0 and done < total else "-"
-        line = (f"batch {batch_id} [{_bar(done, total)}] {done:,}/{total:,}  {rate:,.0f}/s  "
-                f"rejected {counts['REJECTED']:,}  ETA {eta}  {current}")
+        line = (
+            f"batch {batch_id} [{_bar(done, total)}] {done:,}/{total:,}  {rate:,.0f}/s  "
+            f"rejected {counts['REJECTED']:,}  ETA {eta}  {current}"
+        )
         if tty:
             write("\r" + line + "\033[K")
         elif now - last_line >= 5 or current in until:

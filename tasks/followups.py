@@ -7,7 +7,6 @@ from functools import partial
 from typing import Any
 
 from celery import chain, shared_task
-from sqlalchemy.orm import Session
 
 from domain import batches, followups
 from domain.db import in_transaction

@@ -39,13 +39,13 @@ def sweep(self: Any, stale_after_seconds: float | None = None) -> dict[str, int]
     if queue_length(self.app, "posting") == 0:
         ids = in_transaction(db.sessions(), lambda s: stale_pending(s, stale_after, LIMIT))
         for start in range(0, len(ids), CHUNK):
-            post_requests.delay(ids[start:start + CHUNK])
+            post_requests.delay(ids[start : start + CHUNK])
         swept["requests"] = len(ids)
     if queue_length(self.app, "followups") == 0:
         open_ones = in_transaction(db.sessions(), lambda s: followups.open_follow_ups(s, stale_after, LIMIT))
         for kind, sale_ids in open_ones.items():
             for start in range(0, len(sale_ids), CHUNK):
-                enqueue_follow_ups(sale_ids[start:start + CHUNK], kinds=(kind,))
+                enqueue_follow_ups(sale_ids[start : start + CHUNK], kinds=(kind,))
             swept["follow_ups"] += len(sale_ids)
     db.advance_batches(in_transaction(db.sessions(), batches.unfinished))
     return swept

@@ -20,8 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tillpost(env: dict[str, str], *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "frontends.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def tillpost_json(env: dict[str, str], *args: str, timeout: float = 180) -> Any:
@@ -43,29 +49,42 @@ def batch_state(sessions: sessionmaker[Session], batch_id: int) -> str | None:
 
 
 def wait_for_state(sessions: sessionmaker[Session], batch_id: int, state: str = "DONE", timeout: float = 120) -> None:
-    wait_until(lambda: batch_state(sessions, batch_id) == state, timeout=timeout,
-               what=f"batch {batch_id} to be {state} (it is {batch_state(sessions, batch_id)})")
+    wait_until(
+        lambda: batch_state(sessions, batch_id) == state,
+        timeout=timeout,
+        what=f"batch {batch_id} to be {state} (it is {batch_state(sessions, batch_id)})",
+    )
 
 
 def outcomes_by_line(sessions: sessionmaker[Session], batch_id: int) -> dict[int, tuple[str, str | None]]:
     """{line number in the file: (outcome, reason)} of one batch."""
     with sessions() as s:
-        rows = s.execute(select(SaleRequestRow.line_no, SaleRequestRow.outcome, SaleRequestRow.reason)
-                         .where(SaleRequestRow.batch_id == batch_id))
+        rows = s.execute(
+            select(SaleRequestRow.line_no, SaleRequestRow.outcome, SaleRequestRow.reason).where(
+                SaleRequestRow.batch_id == batch_id
+            )
+        )
         return {line_no: (outcome, reason) for line_no, outcome, reason in rows}
 
 
 def messages_by_line(sessions: sessionmaker[Session], batch_id: int) -> dict[int, str | None]:
     with sessions() as s:
-        rows = s.execute(select(SaleRequestRow.line_no, SaleRequestRow.message)
-                         .where(SaleRequestRow.batch_id == batch_id))
+        rows = s.execute(
+            select(SaleRequestRow.line_no, SaleRequestRow.message).where(SaleRequestRow.batch_id == batch_id)
+        )
         return dict(rows.all())
 
 
 def posted_count(sessions: sessionmaker[Session], batch_id: int) -> int:
     with sessions() as s:
-        return s.scalar(select(func.count()).select_from(SaleRequestRow).where(
-            SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "POSTED")) or 0
+        return (
+            s.scalar(
+                select(func.count())
+                .select_from(SaleRequestRow)
+                .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "POSTED")
+            )
+            or 0
+        )
 
 
 def requests_without_one_outcome(sessions: sessionmaker[Session], batch_id: int) -> list[tuple[str, int, int]]:
@@ -74,10 +93,14 @@ def requests_without_one_outcome(sessions: sessionmaker[Session], batch_id: int)
     Lines with no request_id (unreadable ones) are each their own request.
     """
     with sessions() as s:
-        rows = s.execute(text(
-            "SELECT request_id, count(*), count(*) FILTER (WHERE outcome = 'PENDING') FROM sale_requests "
-            "WHERE batch_id = :b GROUP BY CASE WHEN request_id = '' THEN id::text ELSE request_id END, request_id "
-            "HAVING count(*) <> 1 OR count(*) FILTER (WHERE outcome = 'PENDING') > 0 ORDER BY 1"), {"b": batch_id})
+        rows = s.execute(
+            text(
+                "SELECT request_id, count(*), count(*) FILTER (WHERE outcome = 'PENDING') FROM sale_requests "
+                "WHERE batch_id = :b GROUP BY CASE WHEN request_id = '' THEN id::text ELSE request_id END, request_id "
+                "HAVING count(*) <> 1 OR count(*) FILTER (WHERE outcome = 'PENDING') > 0 ORDER BY 1"
+            ),
+            {"b": batch_id},
+        )
         return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
@@ -88,25 +111,28 @@ def ledger_totals(sessions: sessionmaker[Session]) -> dict[str, Any]:
             "sales": s.scalar(select(func.count()).select_from(Sale)),
             "sum of totals": s.scalar(select(func.coalesce(func.sum(Sale.total), Decimal(0)))),
             "stock movements": s.scalar(select(func.count()).select_from(StockMovement)),
-            "on hand": sorted(s.execute(select(StockLevel.outlet_id, StockLevel.product_id, StockLevel.on_hand))
-                              .all()),
+            "on hand": sorted(s.execute(select(StockLevel.outlet_id, StockLevel.product_id, StockLevel.on_hand)).all()),
         }
 
 
 def sales_and_posted_requests(sessions: sessionmaker[Session]) -> tuple[int, int]:
     with sessions() as s:
         sales = s.scalar(select(func.count()).select_from(Sale)) or 0
-        posted = s.scalar(select(func.count()).select_from(SaleRequestRow).where(
-            SaleRequestRow.outcome == "POSTED")) or 0
+        posted = (
+            s.scalar(select(func.count()).select_from(SaleRequestRow).where(SaleRequestRow.outcome == "POSTED")) or 0
+        )
         return sales, posted
 
 
 def stock_off_its_movements(sessions: sessionmaker[Session]) -> list[tuple[int, int, Decimal, Decimal]]:
     """(outlet_id, product_id, on hand, sum of movements) wherever the two differ."""
     with sessions() as s:
-        rows = s.execute(text(
-            "SELECT coalesce(l.outlet_id, m.outlet_id), coalesce(l.product_id, m.product_id), l.on_hand, m.moved "
-            "FROM stock_levels l FULL JOIN (SELECT outlet_id, product_id, sum(quantity) AS moved "
-            "FROM stock_movements GROUP BY 1, 2) m USING (outlet_id, product_id) "
-            "WHERE l.on_hand IS DISTINCT FROM m.moved ORDER BY 1, 2"))
+        rows = s.execute(
+            text(
+                "SELECT coalesce(l.outlet_id, m.outlet_id), coalesce(l.product_id, m.product_id), l.on_hand, m.moved "
+                "FROM stock_levels l FULL JOIN (SELECT outlet_id, product_id, sum(quantity) AS moved "
+                "FROM stock_movements GROUP BY 1, 2) m USING (outlet_id, product_id) "
+                "WHERE l.on_hand IS DISTINCT FROM m.moved ORDER BY 1, 2"
+            )
+        )
         return [tuple(r) for r in rows]  # type: ignore[misc]

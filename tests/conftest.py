@@ -10,17 +10,17 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, make_url, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, session_factory
-from runtime.schema import upgrade
 from domain.tables import Base
 from runtime import embedded, settings
+from runtime.schema import upgrade
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -47,8 +47,9 @@ def service_settings() -> settings.Settings:
 def database_url(service_settings: settings.Settings) -> Iterator[str]:
     server = make_url(service_settings.database_url)
     name = f"tillpost_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(server.set(database="postgres").render_as_string(hide_password=False),
-                        isolation_level="AUTOCOMMIT")
+    admin = make_engine(
+        server.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = server.set(database=name).render_as_string(hide_password=False)
@@ -92,9 +93,12 @@ def pipeline_env(database_url: str, broker_url: str, tmp_path: Path) -> dict[str
 
     redis_client(broker_url).flushdb()
     app.conf.broker_url = broker_url
-    env = dict(os.environ, TILLPOST_DATABASE_URL=database_url, TILLPOST_BROKER_URL=broker_url,
-               TILLPOST_HOME=str(tmp_path / "home"))
-    return env
+    return dict(
+        os.environ,
+        TILLPOST_DATABASE_URL=database_url,
+        TILLPOST_BROKER_URL=broker_url,
+        TILLPOST_HOME=str(tmp_path / "home"),
+    )
 
 
 @pytest.fixture

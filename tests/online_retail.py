@@ -65,13 +65,44 @@ NOT_GOODS = {"POST", "DOT", "C2", "M", "m", "D", "S", "B", "CRUK", "BANK CHARGES
 ZERO_RATED = {"B", "CRUK", "BANK CHARGES", "AMAZONFEE"}
 
 OUTLET_CODES = {
-    "Australia": "AU", "Austria": "AT", "Bahrain": "BH", "Belgium": "BE", "Brazil": "BR", "Canada": "CA",
-    "Channel Islands": "CI", "Cyprus": "CY", "Czech Republic": "CZ", "Denmark": "DK", "EIRE": "IE",
-    "European Community": "EC", "Finland": "FI", "France": "FR", "Germany": "DE", "Greece": "GR",
-    "Hong Kong": "HK", "Iceland": "IS", "Israel": "IL", "Italy": "IT", "Japan": "JP", "Lebanon": "LB",
-    "Lithuania": "LT", "Malta": "MT", "Netherlands": "NL", "Norway": "NO", "Poland": "PL", "Portugal": "PT",
-    "RSA": "ZA", "Saudi Arabia": "SA", "Singapore": "SG", "Spain": "ES", "Sweden": "SE", "Switzerland": "CH",
-    "USA": "US", "United Arab Emirates": "AE", "United Kingdom": "UK", "Unspecified": "XX",
+    "Australia": "AU",
+    "Austria": "AT",
+    "Bahrain": "BH",
+    "Belgium": "BE",
+    "Brazil": "BR",
+    "Canada": "CA",
+    "Channel Islands": "CI",
+    "Cyprus": "CY",
+    "Czech Republic": "CZ",
+    "Denmark": "DK",
+    "EIRE": "IE",
+    "European Community": "EC",
+    "Finland": "FI",
+    "France": "FR",
+    "Germany": "DE",
+    "Greece": "GR",
+    "Hong Kong": "HK",
+    "Iceland": "IS",
+    "Israel": "IL",
+    "Italy": "IT",
+    "Japan": "JP",
+    "Lebanon": "LB",
+    "Lithuania": "LT",
+    "Malta": "MT",
+    "Netherlands": "NL",
+    "Norway": "NO",
+    "Poland": "PL",
+    "Portugal": "PT",
+    "RSA": "ZA",
+    "Saudi Arabia": "SA",
+    "Singapore": "SG",
+    "Spain": "ES",
+    "Sweden": "SE",
+    "Switzerland": "CH",
+    "USA": "US",
+    "United Arab Emirates": "AE",
+    "United Kingdom": "UK",
+    "Unspecified": "XX",
 }
 
 MASTER_KINDS = ("companies", "outlets", "users", "products", "customers", "stock")
@@ -143,25 +174,29 @@ def invoice_requests(number: str, rows: list[dict[str, str]]) -> list[dict[str, 
         note = "stock written off: " + "; ".join(sorted({r["Description"].strip() or "?" for r in rows}))[:450]
     elif any(int(r["Quantity"]) < 0 for r in rows):
         raise ValueError(f"invoice {number} mixes sold and negative quantities: no rule for that yet")
-    parts = [rows[start:start + MAX_LINES] for start in range(0, len(rows), MAX_LINES)]
+    parts = [rows[start : start + MAX_LINES] for start in range(0, len(rows), MAX_LINES)]
     first = rows[0]
     occurred = min(datetime.fromisoformat(r["InvoiceDate"]) for r in rows).replace(tzinfo=LONDON)
     requests = []
     for n, part in enumerate(parts, start=1):
-        lines = [{"sku": r["StockCode"], "quantity": str(abs(int(r["Quantity"]))),
-                  "unit_price": _price(r["UnitPrice"])} for r in part]
-        requests.append({
-            "request_id": number if len(parts) == 1 else f"{number}/{n}",
-            "kind": kind,
-            "outlet": OUTLET_CODES[first["Country"]],
-            "channel": "pos",
-            "occurred_at": occurred.isoformat(),
-            "cashier": CASHIER,
-            "customer": customer_code(first["CustomerID"]),
-            "lines": lines,
-            "tenders": [{"method": "CASH", "amount": str(_cash(amount_due(lines), refund=kind == "return"))}],
-            "notes": note,
-        })
+        lines = [
+            {"sku": r["StockCode"], "quantity": str(abs(int(r["Quantity"]))), "unit_price": _price(r["UnitPrice"])}
+            for r in part
+        ]
+        requests.append(
+            {
+                "request_id": number if len(parts) == 1 else f"{number}/{n}",
+                "kind": kind,
+                "outlet": OUTLET_CODES[first["Country"]],
+                "channel": "pos",
+                "occurred_at": occurred.isoformat(),
+                "cashier": CASHIER,
+                "customer": customer_code(first["CustomerID"]),
+                "lines": lines,
+                "tenders": [{"method": "CASH", "amount": str(_cash(amount_due(lines), refund=kind == "return"))}],
+                "notes": note,
+            }
+        )
     return requests
 
 
@@ -198,17 +233,43 @@ def _price(raw: str) -> str:
 def _write_master(day: Day, rows: list[dict[str, str]], opening: dict[tuple[str, str], Decimal]) -> None:
     outlets = sorted({(OUTLET_CODES[r["Country"]], r["Country"]) for r in rows})
     customers = sorted({code for r in rows if (code := customer_code(r["CustomerID"]))})
-    _write(day.master["companies"], ("code", "name", "uen", "gst_registration_number", "prices_include_gst"),
-           [(COMPANY, "Online Retail Ltd", "201000001A", "M90000001A", "true")])
-    _write(day.master["outlets"], ("code", "company", "name", "address"),
-           [(code, COMPANY, f"Online orders from {country}", country) for code, country in outlets])
+    _write(
+        day.master["companies"],
+        ("code", "name", "uen", "gst_registration_number", "prices_include_gst"),
+        [(COMPANY, "Online Retail Ltd", "201000001A", "M90000001A", "true")],
+    )
+    _write(
+        day.master["outlets"],
+        ("code", "company", "name", "address"),
+        [(code, COMPANY, f"Online orders from {country}", country) for code, country in outlets],
+    )
     _write(day.master["users"], ("company", "username", "full_name"), [(COMPANY, CASHIER, "Online orders desk")])
-    _write(day.master["products"], ("company", "sku", "name", "price", "gst_rate", "cost", "track_inventory",
-                                    "reorder_point", "reorder_target", "supplier"), _products(rows))
-    _write(day.master["customers"], ("company", "code", "name", "email"),
-           [(COMPANY, code, f"Customer {code}", "") for code in customers])
-    _write(day.master["stock"], ("outlet", "sku", "quantity"),
-           [(outlet, sku, format(qty, "f")) for (outlet, sku), qty in sorted(opening.items())])
+    _write(
+        day.master["products"],
+        (
+            "company",
+            "sku",
+            "name",
+            "price",
+            "gst_rate",
+            "cost",
+            "track_inventory",
+            "reorder_point",
+            "reorder_target",
+            "supplier",
+        ),
+        _products(rows),
+    )
+    _write(
+        day.master["customers"],
+        ("company", "code", "name", "email"),
+        [(COMPANY, code, f"Customer {code}", "") for code in customers],
+    )
+    _write(
+        day.master["stock"],
+        ("outlet", "sku", "quantity"),
+        [(outlet, sku, format(qty, "f")) for (outlet, sku), qty in sorted(opening.items())],
+    )
 
 
 def _products(rows: list[dict[str, str]]) -> list[tuple[str, ...]]:

@@ -31,41 +31,69 @@ def make_shop(
     stock: dict[str, int] | None = None,
     **company: Any,
 ) -> Shop:
-    company_id = session.scalar(insert(Company).values(
-        code=code, name=f"{code} Pte Ltd", uen="201912345K", gst_registration_number="M90312345X",
-        prices_include_gst=prices_include_gst, **company,
-    ).returning(Company.id))
+    company_id = session.scalar(
+        insert(Company)
+        .values(
+            code=code,
+            name=f"{code} Pte Ltd",
+            uen="201912345K",
+            gst_registration_number="M90312345X",
+            prices_include_gst=prices_include_gst,
+            **company,
+        )
+        .returning(Company.id)
+    )
     assert company_id is not None
-    supplier_id = session.scalar(insert(Supplier).values(company_id=company_id, name=f"{code} Supplies")
-                                 .returning(Supplier.id))
+    supplier_id = session.scalar(
+        insert(Supplier).values(company_id=company_id, name=f"{code} Supplies").returning(Supplier.id)
+    )
     outlet_ids = {}
     for oc in outlets:
         outlet_code = oc if code == "ACME" else f"{code}-{oc}"
-        outlet_ids[oc] = session.scalar(insert(Outlet).values(
-            code=outlet_code, company_id=company_id, name=f"{code} {oc}", address=f"1 {oc} Road, Singapore 238801",
-        ).returning(Outlet.id))
+        outlet_ids[oc] = session.scalar(
+            insert(Outlet)
+            .values(
+                code=outlet_code,
+                company_id=company_id,
+                name=f"{code} {oc}",
+                address=f"1 {oc} Road, Singapore 238801",
+            )
+            .returning(Outlet.id)
+        )
     session.execute(insert(User).values(company_id=company_id, username="amy", full_name="Amy Tan"))
     session.execute(insert(Customer).values(company_id=company_id, code="C001", name="Ben Lim"))
-    catalogue = products if products is not None else {
-        "TEA": {"price": Decimal("4.50")},
-        "MUG": {"price": Decimal("12.90"), "reorder_point": Decimal(5), "reorder_target": Decimal(20)},
-        "BOOK": {"price": Decimal("20.00"), "gst_rate": Decimal(0)},
-        "GIFTCARD": {"price": Decimal("50.00"), "track_inventory": False},
-    }
+    catalogue = (
+        products
+        if products is not None
+        else {
+            "TEA": {"price": Decimal("4.50")},
+            "MUG": {"price": Decimal("12.90"), "reorder_point": Decimal(5), "reorder_target": Decimal(20)},
+            "BOOK": {"price": Decimal("20.00"), "gst_rate": Decimal(0)},
+            "GIFTCARD": {"price": Decimal("50.00"), "track_inventory": False},
+        }
+    )
     product_ids = {}
     for sku, fields in catalogue.items():
-        product_ids[sku] = session.scalar(insert(Product).values(
-            company_id=company_id, sku=sku, name=fields.get("name", sku.title()), supplier_id=supplier_id,
-            **{k: v for k, v in fields.items() if k != "name"},
-        ).returning(Product.id))
+        product_ids[sku] = session.scalar(
+            insert(Product)
+            .values(
+                company_id=company_id,
+                sku=sku,
+                name=fields.get("name", sku.title()),
+                supplier_id=supplier_id,
+                **{k: v for k, v in fields.items() if k != "name"},
+            )
+            .returning(Product.id)
+        )
     for sku, qty in (stock or {}).items():
         for outlet_id in outlet_ids.values():
             move_stock(session, outlet_id, {product_ids[sku]: Decimal(qty)}, "ADJUSTMENT")
     return Shop(company_id, outlet_ids, product_ids)
 
 
-def sale(request_id: str, lines: list[tuple[str, str] | tuple[str, str, str]], tenders: list[tuple[str, str]],
-         **fields: Any) -> dict[str, Any]:
+def sale(
+    request_id: str, lines: list[tuple[str, str] | tuple[str, str, str]], tenders: list[tuple[str, str]], **fields: Any
+) -> dict[str, Any]:
     """A request: lines as (sku, quantity[, unit_price]), tenders as (method, amount)."""
     body: dict[str, Any] = {
         "request_id": request_id,
@@ -88,14 +116,21 @@ def submit_and_post(sessions: sessionmaker[Session], payload: dict[str, Any]) ->
 def on_hand(session: Session, outlet_id: int, product_id: int) -> Decimal:
     from domain.tables import StockLevel
 
-    return session.scalar(select(StockLevel.on_hand).where(
-        StockLevel.outlet_id == outlet_id, StockLevel.product_id == product_id)) or Decimal(0)
+    return session.scalar(
+        select(StockLevel.on_hand).where(StockLevel.outlet_id == outlet_id, StockLevel.product_id == product_id)
+    ) or Decimal(0)
 
 
 # Helpers for reading the ledger back in tests (appended; the builders above are unchanged).
 
 LEDGER_TABLES = (
-    "stock_levels", "stock_movements", "stock_discrepancies", "sales", "sale_lines", "tenders", "follow_ups",
+    "stock_levels",
+    "stock_movements",
+    "stock_discrepancies",
+    "sales",
+    "sale_lines",
+    "tenders",
+    "follow_ups",
     "loyalty_entries",
 )
 
@@ -123,8 +158,9 @@ def stock_drift(session: Session) -> dict[tuple[int, int], tuple[Decimal, Decima
     moved = {
         (outlet_id, product_id): total
         for outlet_id, product_id, total in session.execute(
-            select(StockMovement.outlet_id, StockMovement.product_id, func.sum(StockMovement.quantity))
-            .group_by(StockMovement.outlet_id, StockMovement.product_id)
+            select(StockMovement.outlet_id, StockMovement.product_id, func.sum(StockMovement.quantity)).group_by(
+                StockMovement.outlet_id, StockMovement.product_id
+            )
         )
     }
     held = stock_levels(session)
@@ -147,4 +183,3 @@ def receive_one(sessions: sessionmaker[Session], payload: Any) -> int:
     with sessions.begin() as session:
         (intake_id,) = receive(session, [payload])
     return intake_id
-

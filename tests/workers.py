@@ -5,6 +5,7 @@ Tests use their own Redis database index, so they never eat a developer's queues
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -31,7 +32,7 @@ def test_broker_url(url: str) -> str:
 
 def redis_client(url: str) -> redis.Redis:
     if url.startswith("redis+socket://"):
-        return redis.Redis(unix_socket_path=url.split("?")[0][len("redis+socket://"):], db=TEST_REDIS_DB)
+        return redis.Redis(unix_socket_path=url.split("?")[0][len("redis+socket://") :], db=TEST_REDIS_DB)
     return redis.Redis.from_url(url)
 
 
@@ -41,11 +42,34 @@ class Worker:
     def __init__(self, env: dict[str, str], log_dir: Path, concurrency: int = 2, extra: list[str] | None = None):
         self.name = f"w{uuid.uuid4().hex[:6]}"
         self.log = log_dir / f"{self.name}.log"
-        command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "-Q", "posting,followups",
-                   "-c", str(concurrency), "-E", "-n", f"{self.name}@%h", "--loglevel", "INFO",
-                   "--without-gossip", "--without-mingle", *(extra or [])]
-        self.process = subprocess.Popen(command, env=env, stdout=self.log.open("w"), stderr=subprocess.STDOUT,
-                                        start_new_session=True, cwd=Path(__file__).resolve().parents[1])
+        command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "workers.app",
+            "worker",
+            "-Q",
+            "posting,followups",
+            "-c",
+            str(concurrency),
+            "-E",
+            "-n",
+            f"{self.name}@%h",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            *(extra or []),
+        ]
+        self.process = subprocess.Popen(
+            command,
+            env=env,
+            stdout=self.log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=Path(__file__).resolve().parents[1],
+        )
 
     def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -76,10 +100,8 @@ class Worker:
         self._signal(signal.SIGKILL)
 
     def _signal(self, sig: int) -> None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def wait_until(condition, timeout: float = 60, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
@@ -95,12 +117,16 @@ def wait_until(condition, timeout: float = 60, interval: float = 0.2, what: str 
 
 
 def start_flower(env: dict[str, str], log_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", "--address=127.0.0.1",
-               f"--port={port}"]
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", "--address=127.0.0.1", f"--port={port}"]
     flower_env = dict(env, FLOWER_UNAUTHENTICATED_API="true")
-    return subprocess.Popen(command, env=flower_env, stdout=(log_dir / "flower.log").open("w"),
-                            stderr=subprocess.STDOUT, start_new_session=True,
-                            cwd=Path(__file__).resolve().parents[1])
+    return subprocess.Popen(
+        command,
+        env=flower_env,
+        stdout=(log_dir / "flower.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 def free_port() -> int:

@@ -39,11 +39,19 @@ TYPO = {**sale("TYPO-1", [("TEA", "1")], [("CASH", "5.00")]), "discount_code": "
 # The file, line by line, and the outcome each line must end in.
 DAY = [GOOD[0], GOOD[1], NOT_JSON, AN_ARRAY, TYPO, UNKNOWN_SKU, SHORT, GOOD[2]]
 EXPECTED = {
-    1: ("POSTED", None), 2: ("POSTED", None), 3: ("REJECTED", "INVALID"), 4: ("REJECTED", "INVALID"),
-    5: ("REJECTED", "INVALID"), 6: ("REJECTED", "UNKNOWN_SKU"), 7: ("REJECTED", "TENDER_SHORT"), 8: ("POSTED", None),
+    1: ("POSTED", None),
+    2: ("POSTED", None),
+    3: ("REJECTED", "INVALID"),
+    4: ("REJECTED", "INVALID"),
+    5: ("REJECTED", "INVALID"),
+    6: ("REJECTED", "UNKNOWN_SKU"),
+    7: ("REJECTED", "TENDER_SHORT"),
+    8: ("POSTED", None),
 }
-NEW_PRODUCT = ("company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier\n"
-               "ACME,NEWSKU,New Season Tea,5.00,9,,true,,,\n")
+NEW_PRODUCT = (
+    "company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier\n"
+    "ACME,NEWSKU,New Season Tea,5.00,9,,true,,,\n"
+)
 
 
 @pytest.fixture
@@ -58,7 +66,8 @@ def post_and_wait(env, path):
 
 
 def test_a_bad_line_rejects_only_itself_and_a_replay_after_the_fix_posts_the_unknown_sku(
-        shop, start_worker, pipeline_env, tmp_path):
+    shop, start_worker, pipeline_env, tmp_path
+):
     sessions = shop
     # Given a day's file with three good sales, three lines that are not requests, an unknown SKU and a short tender
     path = write_jsonl(tmp_path / "day.jsonl", DAY)
@@ -103,7 +112,8 @@ def test_a_bad_line_rejects_only_itself_and_a_replay_after_the_fix_posts_the_unk
 
 
 def test_the_same_day_as_csv_posts_the_same_outcomes_and_matches_its_json_lines_twin(
-        shop, start_worker, pipeline_env, tmp_path):
+    shop, start_worker, pipeline_env, tmp_path
+):
     sessions = shop
     # Given the day's requests as CSV (a row a line item), plus a request whose second row names another outlet
     requests = [GOOD[0], GOOD[1], UNKNOWN_SKU, SHORT, GOOD[2]]
@@ -118,8 +128,14 @@ def test_the_same_day_as_csv_posts_the_same_outcomes_and_matches_its_json_lines_
 
     # Then the outcomes are those of the JSON Lines file, line numbers counting the header and each row
     by_line = outcomes_by_line(sessions, document["id"])
-    assert by_line == {2: ("POSTED", None), 3: ("POSTED", None), 4: ("REJECTED", "UNKNOWN_SKU"),
-                       6: ("REJECTED", "TENDER_SHORT"), 7: ("POSTED", None), 8: ("REJECTED", "INVALID")}
+    assert by_line == {
+        2: ("POSTED", None),
+        3: ("POSTED", None),
+        4: ("REJECTED", "UNKNOWN_SKU"),
+        6: ("REJECTED", "TENDER_SHORT"),
+        7: ("POSTED", None),
+        8: ("REJECTED", "INVALID"),
+    }
     assert messages_by_line(sessions, document["id"])[8] == "line 9: outlet differs from line 8 of the same request"
     assert document["state"] == "DONE" and document["reconciled"] is True
     assert document["totals"]["sales"] == "41.90"
@@ -149,7 +165,8 @@ def test_posting_the_same_file_twice_posts_nothing_the_second_time(shop, start_w
     second_outcomes = outcomes_by_line(sessions, second["id"])
     assert {n for n, (outcome, _) in second_outcomes.items() if outcome == "DUPLICATE"} == posted_first
     assert {n: o for n, o in second_outcomes.items() if n not in posted_first} == {
-        n: o for n, o in EXPECTED.items() if n not in posted_first}
+        n: o for n, o in EXPECTED.items() if n not in posted_first
+    }
     assert second["counts"]["POSTED"] == 0
     assert Decimal(second["totals"]["sales"]) == 0 and Decimal(second["totals"]["tax"]) == 0
     assert second["totals"]["by_outlet"] == {} and second["reconciled"] is True
@@ -172,7 +189,8 @@ def test_post_without_wait_answers_at_once_with_the_batch_document(shop, start_w
     assert isinstance(document["reconciled"], bool)
     listed = tillpost_json(pipeline_env, "batch", "list", "--json")
     assert {"id": document["id"], "state": "RECEIVED"}.items() <= next(
-        b for b in listed if b["id"] == document["id"]).items()
+        b for b in listed if b["id"] == document["id"]
+    ).items()
 
     # When a worker starts
     start_worker(concurrency=2)
@@ -181,25 +199,28 @@ def test_post_without_wait_answers_at_once_with_the_batch_document(shop, start_w
     wait_for_state(sessions, document["id"], "DONE")
     shown = tillpost_json(pipeline_env, "batch", "show", str(document["id"]), "--json")
     assert shown["counts"]["PENDING"] == 0 and shown["counts"]["POSTED"] == 3
-    assert [b["state"] for b in tillpost_json(pipeline_env, "batch", "list", "--json")
-            if b["id"] == document["id"]] == ["DONE"]
+    assert [
+        b["state"] for b in tillpost_json(pipeline_env, "batch", "list", "--json") if b["id"] == document["id"]
+    ] == ["DONE"]
 
 
-def test_lines_postgresql_cannot_store_are_rejected_one_by_one_instead_of_failing_the_file(shop, pipeline_env,
-                                                                                           tmp_path):
+def test_lines_postgresql_cannot_store_are_rejected_one_by_one_instead_of_failing_the_file(
+    shop, pipeline_env, tmp_path
+):
     sessions = shop
     # Given, between two good sales, lines with a NaN, an escaped NUL, bytes that are not UTF-8, a raw NUL,
     # nesting deeper than Python's recursion limit, and a number too large to write out
     one_tea = sale("X", [("TEA", "1")], [("CASH", "5.00")])
-    lines = [json.dumps(GOOD[0]).encode(),
-             json.dumps({**one_tea, "request_id": "NAN-1"}).replace('"1"', "NaN").encode(),
-             json.dumps({**one_tea, "request_id": "NUL-1", "notes": "a\u0000b"}).encode(),
-             json.dumps({**one_tea, "request_id": "LATIN1-1", "notes": "caf\u00e9"}).encode()
-             .replace(b"\\u00e9", b"\xe9"),
-             b"\x00",
-             b"[" * 100_000 + b"]" * 100_000,
-             json.dumps({**one_tea, "request_id": "HUGE-1"}).replace('"1"', "1e300000000").encode(),
-             json.dumps(GOOD[1]).encode()]
+    lines = [
+        json.dumps(GOOD[0]).encode(),
+        json.dumps({**one_tea, "request_id": "NAN-1"}).replace('"1"', "NaN").encode(),
+        json.dumps({**one_tea, "request_id": "NUL-1", "notes": "a\u0000b"}).encode(),
+        json.dumps({**one_tea, "request_id": "LATIN1-1", "notes": "caf\u00e9"}).encode().replace(b"\\u00e9", b"\xe9"),
+        b"\x00",
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps({**one_tea, "request_id": "HUGE-1"}).replace('"1"', "1e300000000").encode(),
+        json.dumps(GOOD[1]).encode(),
+    ]
     path = tmp_path / "day.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     csv_path = tmp_path / "day.csv"
@@ -211,7 +232,10 @@ def test_lines_postgresql_cannot_store_are_rejected_one_by_one_instead_of_failin
 
     # Then each such line is INVALID with its line number, and the good sales wait for a worker
     assert outcomes_by_line(sessions, jsonl["id"]) == {
-        1: ("PENDING", None), **dict.fromkeys(range(2, 8), ("REJECTED", "INVALID")), 8: ("PENDING", None)}
+        1: ("PENDING", None),
+        **dict.fromkeys(range(2, 8), ("REJECTED", "INVALID")),
+        8: ("PENDING", None),
+    }
     messages = messages_by_line(sessions, jsonl["id"])
     assert all(messages[n].startswith(f"line {n}: ") for n in range(2, 8)), messages
     assert "notes" in messages[3] and "notes" in messages[4], messages
@@ -233,14 +257,16 @@ def test_replay_refuses_a_batch_that_does_not_exist_and_a_reason_code_that_does_
 
 
 def test_a_return_posts_after_its_sale_from_the_same_file_whichever_worker_takes_either(
-        shop, start_worker, pipeline_env, tmp_path):
+    shop, start_worker, pipeline_env, tmp_path
+):
     sessions = shop
     # Given a file of 400 sales where 20 sales near the end of the first 200 lines are returned at the start
     # of the next 200 (two workers take one range each, so a return is reached before its sale)
     lines = [sale(f"D-{n}", [("TEA", "1")], [("CARD", "4.50")]) for n in range(400)]
     for n in range(20):
-        lines[200 + n] = sale(f"R-{n}", [("TEA", "1")], [("CARD", "4.50")], kind="return",
-                              original_request_id=f"D-{180 + n}")
+        lines[200 + n] = sale(
+            f"R-{n}", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id=f"D-{180 + n}"
+        )
     start_worker(concurrency=2)
 
     # When it is posted

@@ -16,13 +16,30 @@ from tests.workers import free_port, wait_until
 
 pytestmark = pytest.mark.pipeline
 ROOT = Path(__file__).resolve().parents[2]
-SALE_KEYS = {"request_id", "outcome", "reason", "message", "transaction_number", "subtotal", "tax",
-             "rounding_adjustment", "total", "change_due", "points_earned"}
+SALE_KEYS = {
+    "request_id",
+    "outcome",
+    "reason",
+    "message",
+    "transaction_number",
+    "subtotal",
+    "tax",
+    "rounding_adjustment",
+    "total",
+    "change_due",
+    "points_earned",
+}
 
 
 def tillpost(args, env, timeout=120):
-    return subprocess.run([sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, "-m", "frontends.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 def test_submit_wait_json_gives_each_submission_its_own_outcome(sessions, start_worker, pipeline_env, tmp_path):
@@ -41,7 +58,11 @@ def test_submit_wait_json_gives_each_submission_its_own_outcome(sessions, start_
     (doc,) = json.loads(posted.stdout)
     assert set(doc) >= SALE_KEYS
     assert (doc["outcome"], doc["total"], doc["change_due"], doc["rounding_adjustment"]) == (
-        "POSTED", "9.00", "1.00", "0.00")
+        "POSTED",
+        "9.00",
+        "1.00",
+        "0.00",
+    )
 
     # When the same request is resubmitted alongside a changed copy of it
     again = tmp_path / "again.json"
@@ -86,9 +107,14 @@ def _group_alive(pgid: int) -> bool:
 def test_up_starts_workers_and_flower_and_sigterm_leaves_no_orphan(sessions, pipeline_env, tmp_path):
     # Given `tillpost up` with one worker and Flower on a free port
     port = free_port()
-    up = subprocess.Popen([sys.executable, "-m", "frontends.cli", "up", "--workers", "1", "--no-intake",
-                           "--flower-port", str(port)], env=pipeline_env, cwd=ROOT, start_new_session=True,
-                          stdout=(tmp_path / "up.log").open("w"), stderr=subprocess.STDOUT)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "frontends.cli", "up", "--workers", "1", "--no-intake", "--flower-port", str(port)],
+        env=pipeline_env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=(tmp_path / "up.log").open("w"),
+        stderr=subprocess.STDOUT,
+    )
     try:
         # Then Flower answers and sees the worker
         def workers_seen():
@@ -106,8 +132,11 @@ def test_up_starts_workers_and_flower_and_sigterm_leaves_no_orphan(sessions, pip
         up.send_signal(signal.SIGTERM)
         up.wait(timeout=60)
     # Then every process it started is gone (worker pool included), not merely asked to go
-    wait_until(lambda: not [pid for pid in children if _group_alive(int(pid))], timeout=30,
-               what="every process `up` started to exit")
+    wait_until(
+        lambda: not [pid for pid in children if _group_alive(int(pid))],
+        timeout=30,
+        what="every process `up` started to exit",
+    )
 
 
 def test_batch_report_lists_every_request_in_file_order_with_line_numbers(sessions, pipeline_env, tmp_path):
@@ -129,5 +158,8 @@ def test_batch_report_lists_every_request_in_file_order_with_line_numbers(sessio
     lines = report.stdout.splitlines()
     assert lines[0] == "line_no,request_id,outcome,reason,message,transaction_number,total"
     assert [row.split(",")[:4] for row in lines[1:]] == [
-        ["1", "B-1", "PENDING", ""], ["2", "", "REJECTED", "INVALID"], ["4", "B-3", "PENDING", ""]]
+        ["1", "B-1", "PENDING", ""],
+        ["2", "", "REJECTED", "INVALID"],
+        ["4", "B-3", "PENDING", ""],
+    ]
     assert "line 2: not valid JSON" in lines[2]

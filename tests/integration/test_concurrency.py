@@ -39,7 +39,7 @@ def in_parallel(work, items):
 def web_order(n):
     """Order n: 1, 2 or 3 tea, a mug and 2 books, with the lines in a different order from order to order."""
     lines = [("TEA", str(1 + n % 3)), ("MUG", "1"), ("BOOK", "2")]
-    lines = lines[n % 3:] + lines[: n % 3]
+    lines = lines[n % 3 :] + lines[: n % 3]
     if n % 2:
         lines.reverse()
     body = sale(f"W-{n:04d}", lines, [("CASH", "100.00")], outlet="WEB", channel="web")
@@ -68,16 +68,23 @@ def test_400_web_orders_for_the_same_products_at_once_lose_no_stock_update(sessi
         assert stock_drift(s) == {}
         sold = s.execute(
             select(StockMovement.product_id, func.count(), func.sum(StockMovement.quantity))
-            .where(StockMovement.kind == "SALE").group_by(StockMovement.product_id)
+            .where(StockMovement.kind == "SALE")
+            .group_by(StockMovement.product_id)
         ).all()
-        assert sorted(sold) == sorted([
-            (shop.product_ids["TEA"], 400, D(-799)),
-            (shop.product_ids["MUG"], 400, D(-400)),
-            (shop.product_ids["BOOK"], 400, D(-800)),
-        ])
+        assert sorted(sold) == sorted(
+            [
+                (shop.product_ids["TEA"], 400, D(-799)),
+                (shop.product_ids["MUG"], 400, D(-400)),
+                (shop.product_ids["BOOK"], 400, D(-800)),
+            ]
+        )
         counts = row_counts(s)
         assert (counts["sales"], counts["sale_lines"], counts["tenders"], counts["stock_discrepancies"]) == (
-            400, 1200, 400, 0)
+            400,
+            1200,
+            400,
+            0,
+        )
         assert s.scalar(select(func.count()).where(SaleRequestRow.outcome != "POSTED")) == 0
 
 
@@ -129,8 +136,10 @@ def test_returns_racing_against_one_sale_never_return_more_than_was_sold(session
     with sessions.begin() as s:
         shop = make_shop(s, stock={"TEA": 10})
     assert submit_and_post(sessions, sale("r1", [("TEA", "3")], [("CARD", "13.50")])).outcome == "POSTED"
-    returns = [sale(f"R{n}", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="r1")
-               for n in range(THREADS)]
+    returns = [
+        sale(f"R{n}", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="r1")
+        for n in range(THREADS)
+    ]
     intake_ids = [receive_one(sessions, body) for body in returns]
 
     # When 8 returns of 1 tea each are posted at once

@@ -78,8 +78,11 @@ def assert_whole(sessions, env, batch_id, count):
     """Every request one outcome (all POSTED, returns too: all are valid), nothing doubled, every follow-up run."""
     assert requests_without_one_outcome(sessions, batch_id) == []
     with sessions() as s:
-        not_posted = s.execute(select(SaleRequestRow.request_id, SaleRequestRow.outcome, SaleRequestRow.message)
-                               .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome != "POSTED")).all()
+        not_posted = s.execute(
+            select(SaleRequestRow.request_id, SaleRequestRow.outcome, SaleRequestRow.message).where(
+                SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome != "POSTED"
+            )
+        ).all()
     assert not_posted == []
     sales, posted = sales_and_posted_requests(sessions)
     assert (sales, posted) == (count, count)
@@ -88,10 +91,14 @@ def assert_whole(sessions, env, batch_id, count):
         open_follow_ups = s.scalar(select(func.count()).select_from(FollowUp).where(FollowUp.done_at.is_(None)))
         receipts = s.scalar(select(func.count()).select_from(Receipt))
         loyalty = s.scalar(select(func.count()).select_from(LoyaltyEntry))
-        movements_per_sale = s.execute(text(
-            "SELECT max(n), min(n) FROM (SELECT count(m.id) AS n FROM sales s JOIN sale_lines l ON l.sale_id = s.id "
-            "JOIN products p ON p.id = l.product_id AND p.track_inventory "
-            "LEFT JOIN stock_movements m ON m.sale_id = s.id GROUP BY s.id) per_sale")).one()
+        movements_per_sale = s.execute(
+            text(
+                "SELECT max(n), min(n) FROM (SELECT count(m.id) AS n FROM sales s "
+                "JOIN sale_lines l ON l.sale_id = s.id "
+                "JOIN products p ON p.id = l.product_id AND p.track_inventory "
+                "LEFT JOIN stock_movements m ON m.sale_id = s.id GROUP BY s.id) per_sale"
+            )
+        ).one()
         with_customer = s.scalar(select(func.count()).select_from(Sale).where(Sale.customer_id.is_not(None)))
         returns = s.scalar(select(func.count()).select_from(Sale).where(Sale.kind == "return"))
     assert (open_follow_ups, receipts, loyalty, with_customer) == (0, count, count // 10, count // 10)
@@ -147,15 +154,22 @@ def test_database_connections_cut_mid_batch_are_retried_never_rejected(shop, sta
     for threshold in (150, 400, 650, 900, 1150):
         wait_until(lambda t=threshold: posted_count(sessions, batch_id) >= t, timeout=120, what=f"{threshold} posted")
         with sessions() as s:
-            cut = s.scalar(text("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+            cut = s.scalar(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
         cuts += 1 if cut else 0
         time.sleep(0.3)
     assert cuts == 5 and posted_count(sessions, batch_id) < 3000, "the cuts did not land mid-batch"
 
     # Then the workers retry: every sale posts (none REJECTED) and the batch is whole
-    wait_until(lambda: batch_state(sessions, batch_id) in ("POSTED", "DONE"), timeout=150,
-               what="every request to have an outcome, without the sweeper")
+    wait_until(
+        lambda: batch_state(sessions, batch_id) in ("POSTED", "DONE"),
+        timeout=150,
+        what="every request to have an outcome, without the sweeper",
+    )
     sweep_until_done(sessions, batch_id)
     assert_whole(sessions, pipeline_env, batch_id, 3000)
 
@@ -167,8 +181,9 @@ def test_a_range_delivered_twice_posts_each_sale_once(shop, start_worker, pipeli
     # Given a batch staged and queued with no worker running
     batch_id = post(pipeline_env, tmp_path, 600)
     with sessions() as s:
-        first, last = s.execute(select(func.min(SaleRequestRow.id), func.max(SaleRequestRow.id))
-                                .where(SaleRequestRow.batch_id == batch_id)).one()
+        first, last = s.execute(
+            select(func.min(SaleRequestRow.id), func.max(SaleRequestRow.id)).where(SaleRequestRow.batch_id == batch_id)
+        ).one()
 
     # When the whole batch's range is delivered twice more, and workers take all three deliveries at once
     post_batch_range.delay(batch_id, first, last)

@@ -173,8 +173,9 @@ def test_returns_take_back_in_proportion_but_never_more_than_the_sale_earned(ses
     follow_up(sessions, run_loyalty, [first])
     assert ledger(sessions) == (7, [9, -2])
     # 7 back keyed in at 12.90 (90.30) would be 9 points, but only 7 of the sale's 9 are left to take
-    rest = post(sessions, sale("b2", [("MUG", "7", "12.90")], [("CARD", "90.30")], kind="return",
-                               original_request_id="r1"))
+    rest = post(
+        sessions, sale("b2", [("MUG", "7", "12.90")], [("CARD", "90.30")], kind="return", original_request_id="r1")
+    )
     follow_up(sessions, run_loyalty, [rest])
     assert ledger(sessions) == (0, [9, -2, -7])
 

@@ -40,18 +40,33 @@ def export(sessions: Sessions, kind: str) -> str:
 
 def products(sessions: Sessions) -> list[tuple[object, ...]]:
     with sessions() as session:
-        return [tuple(row) for row in session.execute(
-            select(Product.sku, Product.name, Product.price, Product.gst_rate, Product.cost, Product.track_inventory,
-                   Product.reorder_point, Product.reorder_target, Supplier.name)
-            .outerjoin(Supplier, Supplier.id == Product.supplier_id).order_by(Product.sku))]
+        return [
+            tuple(row)
+            for row in session.execute(
+                select(
+                    Product.sku,
+                    Product.name,
+                    Product.price,
+                    Product.gst_rate,
+                    Product.cost,
+                    Product.track_inventory,
+                    Product.reorder_point,
+                    Product.reorder_target,
+                    Supplier.name,
+                )
+                .outerjoin(Supplier, Supplier.id == Product.supplier_id)
+                .order_by(Product.sku)
+            )
+        ]
 
 
 def stock_of(sessions: Sessions, outlet_id: int, product_id: int) -> tuple[Decimal, Decimal, list[str]]:
     """(on hand, sum of movements, kinds of the movements) of one product at one outlet."""
     where = (StockMovement.outlet_id == outlet_id, StockMovement.product_id == product_id)
     with sessions() as session:
-        level = session.scalar(select(StockLevel.on_hand).where(
-            StockLevel.outlet_id == outlet_id, StockLevel.product_id == product_id))
+        level = session.scalar(
+            select(StockLevel.on_hand).where(StockLevel.outlet_id == outlet_id, StockLevel.product_id == product_id)
+        )
         total = session.scalar(select(func.coalesce(func.sum(StockMovement.quantity), 0)).where(*where))
         kinds = list(session.scalars(select(StockMovement.kind).where(*where).order_by(StockMovement.id)))
     return level or Decimal(0), Decimal(total or 0), kinds
@@ -69,8 +84,15 @@ def test_importing_companies_reads_booleans_and_defaults_currency_to_sgd(session
 
     assert report == ImportReport("companies", rows=2, inserted=2, updated=0)
     with sessions() as session:
-        rows = session.execute(select(Company.code, Company.name, Company.gst_registration_number,
-                                      Company.prices_include_gst, Company.currency).order_by(Company.code)).all()
+        rows = session.execute(
+            select(
+                Company.code,
+                Company.name,
+                Company.gst_registration_number,
+                Company.prices_include_gst,
+                Company.currency,
+            ).order_by(Company.code)
+        ).all()
     assert [tuple(r) for r in rows] == [
         ("ACME", "Acme Pte Ltd", "M90312345X", True, "SGD"),
         ("KOPI", "Kopi & Co, Pte Ltd", None, False, "USD"),
@@ -80,11 +102,15 @@ def test_importing_companies_reads_booleans_and_defaults_currency_to_sgd(session
 def test_a_companies_file_without_currency_leaves_an_existing_currency_alone(sessions: Sessions) -> None:
     load(sessions, "companies", COMPANIES)
 
-    load(sessions, "companies", """
+    load(
+        sessions,
+        "companies",
+        """
         code,name,uen,gst_registration_number,prices_include_gst
         KOPI,Kopi Pte Ltd,202054321A,,false
         NEWCO,New Co,202099999B,,true
-    """)
+    """,
+    )
 
     with sessions() as session:
         currencies = dict(session.execute(select(Company.code, Company.currency)).all())
@@ -94,21 +120,29 @@ def test_a_companies_file_without_currency_leaves_an_existing_currency_alone(ses
 def test_importing_outlets_users_and_customers_links_each_to_its_company(sessions: Sessions) -> None:
     load(sessions, "companies", COMPANIES)
 
-    load(sessions, "outlets", """
+    load(
+        sessions,
+        "outlets",
+        """
         code,company,name,address
         KOPI-1,KOPI,Kopi Tampines,"1 Tampines Ave
         Singapore 529510"
-    """)
+    """,
+    )
     load(sessions, "users", "company,username,full_name\nKOPI,amy,Amy Tan\nACME,amy,\n")
     load(sessions, "customers", "company,code,name,email\nKOPI,C001,Ben Lim,ben@example.sg\nKOPI,C002,,\n")
 
     with sessions() as session:
         kopi = session.scalar(select(Company.id).where(Company.code == "KOPI"))
         outlet = session.execute(select(Outlet.company_id, Outlet.address)).one()
-        users = session.execute(select(Company.code, User.username, User.full_name)
-                                .join(Company, Company.id == User.company_id).order_by(Company.code)).all()
-        customers = session.execute(select(Customer.company_id, Customer.code, Customer.name, Customer.email)
-                                    .order_by(Customer.code)).all()
+        users = session.execute(
+            select(Company.code, User.username, User.full_name)
+            .join(Company, Company.id == User.company_id)
+            .order_by(Company.code)
+        ).all()
+        customers = session.execute(
+            select(Customer.company_id, Customer.code, Customer.name, Customer.email).order_by(Customer.code)
+        ).all()
     assert tuple(outlet) == (kopi, "1 Tampines Ave\nSingapore 529510")
     assert [tuple(u) for u in users] == [("ACME", "amy", ""), ("KOPI", "amy", "Amy Tan")]
     assert [tuple(c) for c in customers] == [(kopi, "C001", "Ben Lim", "ben@example.sg"), (kopi, "C002", "", None)]
@@ -129,8 +163,17 @@ def test_importing_products_keeps_exact_decimals_fills_defaults_and_adds_supplie
 
     assert report == ImportReport("products", rows=2, inserted=2, updated=0)
     assert products(sessions) == [
-        ("TEA", "Teh Tarik", Decimal("4.5000"), Decimal("9.00"), Decimal("1.2345"), True,
-         Decimal("5.000"), Decimal("20.000"), "Leong Trading"),
+        (
+            "TEA",
+            "Teh Tarik",
+            Decimal("4.5000"),
+            Decimal("9.00"),
+            Decimal("1.2345"),
+            True,
+            Decimal("5.000"),
+            Decimal("20.000"),
+            "Leong Trading",
+        ),
         ("VOUCHER", "Gift voucher", Decimal("50.0000"), Decimal("0.00"), None, False, None, None, None),
     ]
 
@@ -142,17 +185,24 @@ def test_reimporting_updates_rows_by_their_key_instead_of_adding_duplicates(sess
     load(sessions, "products", PRODUCTS)
 
     # When the same file comes again with one price changed, one row as it was, and one new product
-    report = load(sessions, "products", """
+    report = load(
+        sessions,
+        "products",
+        """
         company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier
         ACME,TEA,Teh Tarik,4.80,,1.2345,,5,20,Leong Trading
         ACME,VOUCHER,Gift voucher,50.00,0,,FALSE,,,
         ACME,MUG,Mug,12.90,,,,,,Leong Trading
-    """)
+    """,
+    )
 
     # Then only the changed and the new rows count, and each sku is there once
     assert report == ImportReport("products", rows=3, inserted=1, updated=1)
     assert [(sku, price) for sku, _, price, *_ in products(sessions)] == [
-        ("MUG", Decimal("12.9000")), ("TEA", Decimal("4.8000")), ("VOUCHER", Decimal("50.0000"))]
+        ("MUG", Decimal("12.9000")),
+        ("TEA", Decimal("4.8000")),
+        ("VOUCHER", Decimal("50.0000")),
+    ]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(Supplier).where(Supplier.name == "Leong Trading")) == 1
 
@@ -164,7 +214,10 @@ def test_a_file_with_several_bad_rows_reports_every_one_by_line_and_imports_noth
     before = products(sessions)
 
     # When a file updates TEA correctly but also has bad rows (line 3 holds a two-line name, line 5 is blank)
-    problems = refused(sessions, "products", """
+    problems = refused(
+        sessions,
+        "products",
+        """
         company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier
         ACME,TEA,Teh Tarik,4.80,,,,,,
         ACME,KAYA,"Kaya toast
@@ -174,7 +227,8 @@ def test_a_file_with_several_bad_rows_reports_every_one_by_line_and_imports_noth
         ACME,TEA,Teh Tarik again,4.80,,,,,,
         ACME,,,,,,,,,
         ACME,SOY,Soy milk,abc,,,,,
-    """)
+    """,
+    )
 
     # Then every problem is listed with its physical line, and nothing changed (not even TEA's good row)
     assert problems == [
@@ -194,13 +248,23 @@ def test_a_file_with_several_bad_rows_reports_every_one_by_line_and_imports_noth
     assert products(sessions) == before
 
 
-@pytest.mark.parametrize(("header", "problem"), [
-    ("company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier,colour",
-     "colour: unknown column"),
-    ("company,sku,name,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier", "price: missing column"),
-    ("company,sku,name,price,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier",
-     "price: column appears more than once"),
-])
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        (
+            "company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier,colour",
+            "colour: unknown column",
+        ),
+        (
+            "company,sku,name,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier",
+            "price: missing column",
+        ),
+        (
+            "company,sku,name,price,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier",
+            "price: column appears more than once",
+        ),
+    ],
+)
 def test_a_header_with_an_unknown_missing_or_repeated_column_is_refused_naming_it(
     sessions: Sessions, header: str, problem: str
 ) -> None:
@@ -241,8 +305,12 @@ def test_stock_import_sets_on_hand_through_adjustments_equal_to_the_sum_of_movem
     assert stock_of(sessions, orch, tea) == (Decimal(7), Decimal(7), ["ADJUSTMENT", "ADJUSTMENT"])
     assert stock_of(sessions, orch, mug) == (Decimal("2.5"), Decimal("2.5"), ["ADJUSTMENT"])
     with sessions() as session:
-        assert session.scalar(select(StockMovement.quantity).where(StockMovement.product_id == tea)
-                              .order_by(StockMovement.id.desc()).limit(1)) == Decimal(-3)
+        assert session.scalar(
+            select(StockMovement.quantity)
+            .where(StockMovement.product_id == tea)
+            .order_by(StockMovement.id.desc())
+            .limit(1)
+        ) == Decimal(-3)
 
 
 def test_reimporting_the_same_stock_writes_no_new_movement(sessions: Sessions) -> None:
@@ -280,8 +348,10 @@ def test_an_outlet_of_one_company_cannot_take_stock_of_another_companys_sku(sess
     problems = refused(sessions, "stock", "outlet,sku,quantity\nORCH,KOPI,4\nBETA-ORCH,TEA,4\nBETA-ORCH,KOPI,4\n")
 
     # Then both are unknown to the outlet's company, and even the good row is not imported
-    assert problems == [(2, "sku: unknown sku 'KOPI' for company 'ACME'"),
-                        (3, "sku: unknown sku 'TEA' for company 'BETA'")]
+    assert problems == [
+        (2, "sku: unknown sku 'KOPI' for company 'ACME'"),
+        (3, "sku: unknown sku 'TEA' for company 'BETA'"),
+    ]
     with sessions() as session:
         assert session.scalar(select(func.count()).select_from(StockLevel)) == 0
 
@@ -305,5 +375,10 @@ def test_an_export_imported_into_an_empty_ledger_exports_the_same_files(sessions
     # Then every export reads as before
     assert {kind: export(sessions, kind) for kind in KINDS} == exported
     assert exported["stock"].splitlines() == [
-        "outlet,sku,quantity", "ORCH,MUG,3.000", "ORCH,TEA,10.000", "WEB,MUG,-1.500", "WEB,TEA,10.000"]
+        "outlet,sku,quantity",
+        "ORCH,MUG,3.000",
+        "ORCH,TEA,10.000",
+        "WEB,MUG,-1.500",
+        "WEB,TEA,10.000",
+    ]
     assert 'ACME,TEA,"Teh ""Tarik"", hot",4.5000,9.00,1.2345,true,5.000,20.000,Leong Trading' in exported["products"]

@@ -25,7 +25,8 @@ DAY = ("data", "online-retail", "2010-12-22.csv")
 
 
 def test_a_real_day_posts_every_invoice_once_with_its_cancellations_as_returns(
-        sessions, start_worker, pipeline_env, tmp_path):
+    sessions, start_worker, pipeline_env, tmp_path
+):
     # Given one real day converted, and its master data imported through the command line
     day = convert(shared_path(*DAY), tmp_path / "day")
     assert len(day.returns) == 5 and len(day.walk_ins) == 3  # what makes this day worth posting
@@ -40,16 +41,26 @@ def test_a_real_day_posts_every_invoice_once_with_its_cancellations_as_returns(
 
     # Then every invoice posted exactly once, each cancellation as a return, and the batch reconciles
     assert document["state"] == "DONE" and document["reconciled"] is True
-    assert document["counts"] == {"POSTED": len(day.invoices), "DUPLICATE": 0, "CONFLICT": 0, "REJECTED": 0,
-                                  "PENDING": 0}
+    assert document["counts"] == {
+        "POSTED": len(day.invoices),
+        "DUPLICATE": 0,
+        "CONFLICT": 0,
+        "REJECTED": 0,
+        "PENDING": 0,
+    }
     assert requests_without_one_outcome(sessions, document["id"]) == []
     with sessions() as s:
         returns = s.scalars(select(Sale.request_id).where(Sale.kind == "return").order_by(Sale.request_id)).all()
         walk_ins = s.scalar(select(func.count()).select_from(Sale).where(Sale.customer_id.is_(None)))
         net = s.scalar(select(func.sum(Sale.total)))
-        on_hand = {(outlet, sku): qty for outlet, sku, qty in s.execute(
-            select(Outlet.code, Product.sku, StockLevel.on_hand)
-            .join(Outlet, Outlet.id == StockLevel.outlet_id).join(Product, Product.id == StockLevel.product_id))}
+        on_hand = {
+            (outlet, sku): qty
+            for outlet, sku, qty in s.execute(
+                select(Outlet.code, Product.sku, StockLevel.on_hand)
+                .join(Outlet, Outlet.id == StockLevel.outlet_id)
+                .join(Product, Product.id == StockLevel.product_id)
+            )
+        }
         oversold = s.scalar(select(func.count()).select_from(StockDiscrepancy))
     assert returns == sorted(day.returns)
     assert walk_ins == len(day.walk_ins)
@@ -71,9 +82,17 @@ def test_the_converter_turns_an_odd_day_into_requests_that_each_would_post(name,
     # Given a day with the data's surprises, converted
     day = convert(shared_path("data", "online-retail", name), tmp_path)
     with day.master["products"].open(newline="") as stream:
-        products = {row["sku"]: ProductInfo(n, row["sku"], row["name"], Decimal(row["price"]),
-                                            Decimal(row["gst_rate"]), row["track_inventory"] == "true")
-                    for n, row in enumerate(csv.DictReader(stream))}
+        products = {
+            row["sku"]: ProductInfo(
+                n,
+                row["sku"],
+                row["name"],
+                Decimal(row["price"]),
+                Decimal(row["gst_rate"]),
+                row["track_inventory"] == "true",
+            )
+            for n, row in enumerate(csv.DictReader(stream))
+        }
 
     # When each request is validated and priced by the ledger's own rules
     requests = [parse_request(line) for line in day.batch.read_text().splitlines()]
@@ -91,8 +110,10 @@ def test_the_converter_turns_an_odd_day_into_requests_that_each_would_post(name,
 def test_the_converter_knows_the_odd_cases_it_claims_to(tmp_path):
     # Given the three odd days, converted
     days = {name: convert(shared_path("data", "online-retail", name), tmp_path / name) for name in ODD_DAYS}
-    requests = {name: {r["request_id"]: r for r in map(json.loads, day.batch.read_text().splitlines())}
-                for name, day in days.items()}
+    requests = {
+        name: {r["request_id"]: r for r in map(json.loads, day.batch.read_text().splitlines())}
+        for name, day in days.items()
+    }
 
     # Then the long invoice is cut in two, bad debt at a negative price is a refund, and write-offs move no money
     assert [len(requests["2010-12-01.csv"][f"536544/{n}"]["lines"]) for n in (1, 2)] == [500, 27]
@@ -105,4 +126,3 @@ def test_the_converter_knows_the_odd_cases_it_claims_to(tmp_path):
     with days["2011-02-18.csv"].master["products"].open(newline="") as stream:
         tracked = {row["sku"]: row["track_inventory"] for row in csv.DictReader(stream)}
     assert tracked["C2"] == tracked["DOT"] == tracked["M"] == tracked["gift_0001_30"] == "false"
-

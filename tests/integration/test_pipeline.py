@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 import subprocess
 import sys
+import time
 import urllib.request
 from decimal import Decimal
 
@@ -35,11 +35,13 @@ def test_workers_post_sales_and_run_every_follow_up(sessions, start_worker):
     ledger = Ledger(sessions)
 
     # When three sales are submitted, one for a loyalty customer and one that takes the mugs low
-    ids = ledger.submit([
-        sale("P-1", [("TEA", "2")], [("CASH", "9.00")]),
-        sale("P-2", [("MUG", "3")], [("CARD", "38.70")], customer="C001"),
-        sale("P-3", [("BOOK", "1"), ("TEA", "1")], [("NETS", "24.50")]),
-    ])
+    ids = ledger.submit(
+        [
+            sale("P-1", [("TEA", "2")], [("CASH", "9.00")]),
+            sale("P-2", [("MUG", "3")], [("CARD", "38.70")], customer="C001"),
+            sale("P-3", [("BOOK", "1"), ("TEA", "1")], [("NETS", "24.50")]),
+        ]
+    )
     assert ledger.wait(ids, timeout=60)
     wait_until(lambda: all_follow_ups_done(sessions), what="follow-ups to run")
 
@@ -55,8 +57,7 @@ def test_workers_post_sales_and_run_every_follow_up(sessions, start_worker):
     assert outcome["points_earned"] == 3 and outcome["total"] == "38.70"
 
 
-def test_flower_sees_the_posting_task_and_its_three_follow_ups_succeed(sessions, start_worker, pipeline_env,
-                                                                       tmp_path):
+def test_flower_sees_the_posting_task_and_its_three_follow_ups_succeed(sessions, start_worker, pipeline_env, tmp_path):
     # Given Flower watching the same broker as a real worker
     with sessions.begin() as s:
         make_shop(s, stock={"TEA": 50})
@@ -74,8 +75,12 @@ def test_flower_sees_the_posting_task_and_its_three_follow_ups_succeed(sessions,
             sale_id = s.scalar(select(Sale.id))
 
         # Then Flower's API lists the posting task and reorder, loyalty and receipts for that sale, all SUCCESS
-        wanted = {"tasks.posting.post_requests", "tasks.followups.reorder", "tasks.followups.loyalty",
-                  "tasks.followups.receipts"}
+        wanted = {
+            "tasks.posting.post_requests",
+            "tasks.followups.reorder",
+            "tasks.followups.loyalty",
+            "tasks.followups.receipts",
+        }
 
         def succeeded():
             tasks = _flower_tasks(port)
@@ -109,8 +114,19 @@ def _flower_tasks(port):
 
 
 def ledger_snapshot(sessions):
-    tables = ("sales", "sale_lines", "tenders", "stock_levels", "stock_movements", "loyalty_entries",
-              "customers", "reorder_suggestions", "receipts", "follow_ups", "stock_discrepancies")
+    tables = (
+        "sales",
+        "sale_lines",
+        "tenders",
+        "stock_levels",
+        "stock_movements",
+        "loyalty_entries",
+        "customers",
+        "reorder_suggestions",
+        "receipts",
+        "follow_ups",
+        "stock_discrepancies",
+    )
     with sessions() as s:
         return {t: s.execute(text(f"SELECT * FROM {t} ORDER BY 1")).all() for t in tables}
 
@@ -184,8 +200,9 @@ def _idle_once():
 
 
 def tillpost(args, env):
-    return subprocess.run([sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(sessions, start_worker, pipeline_env):
@@ -194,8 +211,9 @@ def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(session
         make_shop(s, stock={"TEA": 20, "MUG": 10})
     start_worker(concurrency=2)
     ledger = Ledger(sessions)
-    ids = ledger.submit([sale(f"K-{n}", [("TEA", "1"), ("MUG", "1")], [("CASH", "17.40")], customer="C001")
-                         for n in range(5)])
+    ids = ledger.submit(
+        [sale(f"K-{n}", [("TEA", "1"), ("MUG", "1")], [("CASH", "17.40")], customer="C001") for n in range(5)]
+    )
     assert ledger.wait(ids, timeout=60)
     wait_until(lambda: all_follow_ups_done(sessions), what="follow-ups")
 
@@ -206,8 +224,12 @@ def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(session
 
     # When stock is corrupted behind the ledger's back
     with sessions.begin() as s:
-        s.execute(text("UPDATE stock_levels SET on_hand = on_hand + 1 WHERE product_id = "
-                       "(SELECT id FROM products WHERE sku = 'MUG')"))
+        s.execute(
+            text(
+                "UPDATE stock_levels SET on_hand = on_hand + 1 WHERE product_id = "
+                "(SELECT id FROM products WHERE sku = 'MUG')"
+            )
+        )
 
     # Then check exits 1 and names the outlet, the SKU and both numbers
     bad = tillpost(["check"], pipeline_env)
@@ -219,10 +241,12 @@ def test_a_request_that_fails_unexpectedly_is_recorded_and_the_rest_still_post(s
     # Given a database fault that hits one sale only (a trigger standing in for anything unforeseen)
     with sessions.begin() as s:
         make_shop(s, stock={"TEA": 10})
-        s.execute(text("""
+        s.execute(
+            text("""
             CREATE FUNCTION poison() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN IF NEW.request_id = 'POISON' THEN RAISE EXCEPTION 'disk says no'; END IF; RETURN NEW; END $$;
-            CREATE TRIGGER poison BEFORE INSERT ON sales FOR EACH ROW EXECUTE FUNCTION poison();"""))
+            CREATE TRIGGER poison BEFORE INSERT ON sales FOR EACH ROW EXECUTE FUNCTION poison();""")
+        )
     start_worker(concurrency=1)
     try:
         # When it is submitted between two good sales, in one message
@@ -233,7 +257,10 @@ def test_a_request_that_fails_unexpectedly_is_recorded_and_the_rest_still_post(s
         # Then it ends REJECTED / INTERNAL_ERROR with the cause, and the sales either side of it posted
         outcomes = ledger.outcomes(ids)
         assert [(o["outcome"], o["reason"]) for o in outcomes] == [
-            ("POSTED", None), ("REJECTED", "INTERNAL_ERROR"), ("POSTED", None)]
+            ("POSTED", None),
+            ("REJECTED", "INTERNAL_ERROR"),
+            ("POSTED", None),
+        ]
         assert "disk says no" in outcomes[1]["message"]
     finally:
         with sessions.begin() as s:

@@ -67,9 +67,18 @@ def sale_row(sessions, sale_id):
 def lines_of(sessions, sale_id):
     with sessions.begin() as s:
         return s.execute(
-            select(SaleLine.line_no, SaleLine.sku, SaleLine.quantity, SaleLine.unit_price, SaleLine.discount,
-                   SaleLine.amount, SaleLine.gst_rate, SaleLine.tax)
-            .where(SaleLine.sale_id == sale_id).order_by(SaleLine.line_no)
+            select(
+                SaleLine.line_no,
+                SaleLine.sku,
+                SaleLine.quantity,
+                SaleLine.unit_price,
+                SaleLine.discount,
+                SaleLine.amount,
+                SaleLine.gst_rate,
+                SaleLine.tax,
+            )
+            .where(SaleLine.sale_id == sale_id)
+            .order_by(SaleLine.line_no)
         ).all()
 
 
@@ -84,7 +93,8 @@ def movements_of(sessions, sale_id):
     with sessions.begin() as s:
         return s.execute(
             select(StockMovement.outlet_id, StockMovement.product_id, StockMovement.kind, StockMovement.quantity)
-            .where(StockMovement.sale_id == sale_id).order_by(StockMovement.product_id)
+            .where(StockMovement.sale_id == sale_id)
+            .order_by(StockMovement.product_id)
         ).all()
 
 
@@ -121,13 +131,24 @@ def test_a_cash_sale_is_posted_with_its_lines_tenders_stock_movements_and_follow
     # Then it is POSTED, and recorded so on the intake row
     assert posted.outcome == "POSTED" and posted.newly_posted
     assert (row.outcome, row.reason, row.sale_id, row.company_id, row.attempts) == (
-        "POSTED", None, posted.sale_id, shop.company_id, 1)
+        "POSTED",
+        None,
+        posted.sale_id,
+        shop.company_id,
+        1,
+    )
     assert row.processed_at is not None
     # And the sale holds the cash-rounded totals: 17.42 -> 17.40 (-0.02), change 2.60;
     # tax 4.52*9/109 = 0.373 -> 0.37 plus 12.90*9/109 = 1.065 -> 1.07
     stored = sale_row(sessions, posted.sale_id)
-    assert (stored.subtotal, stored.tax, stored.rounding_adjustment, stored.total, stored.tendered,
-            stored.change_due) == (D("17.42"), D("1.44"), D("-0.02"), D("17.40"), D("20.00"), D("2.60"))
+    assert (
+        stored.subtotal,
+        stored.tax,
+        stored.rounding_adjustment,
+        stored.total,
+        stored.tendered,
+        stored.change_due,
+    ) == (D("17.42"), D("1.44"), D("-0.02"), D("17.40"), D("20.00"), D("2.60"))
     assert (stored.kind, stored.channel, stored.request_id, stored.notes) == ("sale", "pos", "ORCH-0001", "gift wrap")
     assert (stored.company_id, stored.outlet_id) == (shop.company_id, shop.outlet_ids["ORCH"])
     assert stored.occurred_at == datetime(2025, 3, 1, 2, 15, tzinfo=UTC)
@@ -157,7 +178,11 @@ def test_a_card_sale_is_not_rounded(sessions, shop):
     posted, _ = post(sessions, sale("r1", [("TEA", "1", "4.52"), ("MUG", "1")], [("CARD", "17.42")]))
     stored = sale_row(sessions, posted.sale_id)
     assert (stored.rounding_adjustment, stored.total, stored.tendered, stored.change_due) == (
-        D("0"), D("17.42"), D("17.42"), D("0"))
+        D("0"),
+        D("17.42"),
+        D("17.42"),
+        D("0"),
+    )
 
 
 def test_cash_rounding_up_is_stored_as_a_positive_adjustment(sessions, shop):
@@ -165,16 +190,23 @@ def test_cash_rounding_up_is_stored_as_a_positive_adjustment(sessions, shop):
     posted, _ = post(sessions, sale("r1", [("TEA", "1", "4.53"), ("MUG", "1")], [("CASH", "17.45")]))
     stored = sale_row(sessions, posted.sale_id)
     assert (stored.subtotal, stored.rounding_adjustment, stored.total, stored.change_due) == (
-        D("17.43"), D("0.02"), D("17.45"), D("0"))
+        D("17.43"),
+        D("0.02"),
+        D("17.45"),
+        D("0"),
+    )
 
 
 def test_card_and_cash_together_are_not_rounded_and_change_comes_from_the_cash(sessions, shop):
     # 17.42 due: card 10.00 + cash 10.00 -> change 2.58
-    posted, _ = post(sessions, sale("r1", [("TEA", "1", "4.52"), ("MUG", "1")],
-                                    [("CARD", "10.00"), ("CASH", "10.00")]))
+    posted, _ = post(sessions, sale("r1", [("TEA", "1", "4.52"), ("MUG", "1")], [("CARD", "10.00"), ("CASH", "10.00")]))
     stored = sale_row(sessions, posted.sale_id)
     assert (stored.rounding_adjustment, stored.total, stored.tendered, stored.change_due) == (
-        D("0"), D("17.42"), D("20.00"), D("2.58"))
+        D("0"),
+        D("17.42"),
+        D("20.00"),
+        D("2.58"),
+    )
     assert tenders_of(sessions, posted.sale_id) == [("CARD", D("10.00"), None), ("CASH", D("10.00"), None)]
 
 
@@ -200,9 +232,16 @@ def test_prices_that_exclude_gst_add_the_tax_to_the_total(sessions):
     # Then total = subtotal + tax, unrounded
     stored = sale_row(sessions, posted.sale_id)
     assert (stored.subtotal, stored.tax, stored.rounding_adjustment, stored.total) == (
-        D("46.40"), D("2.38"), D("0"), D("48.78"))
+        D("46.40"),
+        D("2.38"),
+        D("0"),
+        D("48.78"),
+    )
     assert [(line.gst_rate, line.tax) for line in lines_of(sessions, posted.sale_id)] == [
-        (D("9.00"), D("1.22")), (D("9.00"), D("1.16")), (D("0.00"), D("0.00"))]
+        (D("9.00"), D("1.22")),
+        (D("9.00"), D("1.16")),
+        (D("0.00"), D("0.00")),
+    ]
     # And the same basket in cash rounds the taxed total: 48.78 -> 48.80, change from 50.00 is 1.20
     posted, _ = post(sessions, sale("r2", [("TEA", "3"), ("MUG", "1"), ("BOOK", "1")], [("CASH", "50.00")]))
     stored = sale_row(sessions, posted.sale_id)
@@ -222,7 +261,8 @@ def test_a_line_discount_is_stored_and_taken_off_before_tax(sessions, shop):
     payload["lines"][0]["discount"] = "5.80"
     posted, _ = post(sessions, payload)
     assert lines_of(sessions, posted.sale_id) == [
-        (1, "MUG", D("2"), D("12.90"), D("5.80"), D("20.00"), D("9.00"), D("1.65"))]
+        (1, "MUG", D("2"), D("12.90"), D("5.80"), D("20.00"), D("9.00"), D("1.65"))
+    ]
 
 
 def test_a_product_that_tracks_no_inventory_moves_no_stock(sessions, shop):
@@ -336,8 +376,9 @@ REJECTIONS = {
     "INSUFFICIENT_STOCK": lambda: web_order("r1", [("TEA", "11")], [("CARD", "49.50")]),
     "TENDER_SHORT": lambda: sale("r1", [("MUG", "1")], [("CARD", "10.00"), ("NETS", "2.89")]),
     "TENDER_MISMATCH": lambda: sale("r1", [("MUG", "1")], [("CARD", "13.00")]),
-    "UNKNOWN_ORIGINAL": lambda: sale("r1", [("TEA", "1")], [("CARD", "4.50")], kind="return",
-                                     original_request_id="never-posted"),
+    "UNKNOWN_ORIGINAL": lambda: sale(
+        "r1", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="never-posted"
+    ),
     "RETURN_EXCEEDS_SALE": None,  # needs an original sale: see the returns below
 }
 
@@ -405,34 +446,50 @@ def test_a_return_puts_stock_back_and_is_stored_negative_with_a_refund_tender(se
     sold, _ = post(sessions, sale("r1", [("TEA", "3"), ("MUG", "1")], [("CARD", "26.40")], customer="C001"))
     assert stock(sessions, shop, "ORCH", "TEA") == D(7)
     # When 2 tea come back, refunded to the card (2 x 4.50 = 9.00; tax 9*9/109 = 0.7431 -> 0.74)
-    returned, row = post(sessions, sale("r1-R1", [("TEA", "2")], [("CARD", "9.00")], kind="return",
-                                        original_request_id="r1"))
+    returned, row = post(
+        sessions, sale("r1-R1", [("TEA", "2")], [("CARD", "9.00")], kind="return", original_request_id="r1")
+    )
     # Then the return is posted, negative throughout, and linked to its sale and customer
     assert (returned.outcome, row.outcome) == ("POSTED", "POSTED")
     stored = sale_row(sessions, returned.sale_id)
     original = sale_row(sessions, sold.sale_id)
-    assert (stored.kind, stored.original_sale_id, stored.customer_id) == ("return", sold.sale_id,
-                                                                         original.customer_id)
+    assert (stored.kind, stored.original_sale_id, stored.customer_id) == ("return", sold.sale_id, original.customer_id)
     assert original.customer_id is not None
-    assert (stored.subtotal, stored.tax, stored.rounding_adjustment, stored.total, stored.tendered,
-            stored.change_due) == (D("-9.00"), D("-0.74"), D("0"), D("-9.00"), D("-9.00"), D("0"))
+    assert (
+        stored.subtotal,
+        stored.tax,
+        stored.rounding_adjustment,
+        stored.total,
+        stored.tendered,
+        stored.change_due,
+    ) == (D("-9.00"), D("-0.74"), D("0"), D("-9.00"), D("-9.00"), D("0"))
     assert lines_of(sessions, returned.sale_id) == [
-        (1, "TEA", D("-2"), D("4.50"), D("0"), D("-9.00"), D("9.00"), D("-0.74"))]
+        (1, "TEA", D("-2"), D("4.50"), D("0"), D("-9.00"), D("9.00"), D("-0.74"))
+    ]
     assert tenders_of(sessions, returned.sale_id) == [("CARD", D("-9.00"), None)]
     # And the tea is back on the shelf through a RETURN movement
     assert movements_of(sessions, returned.sale_id) == [
-        (shop.outlet_ids["ORCH"], shop.product_ids["TEA"], "RETURN", D("2"))]
+        (shop.outlet_ids["ORCH"], shop.product_ids["TEA"], "RETURN", D("2"))
+    ]
     assert stock(sessions, shop, "ORCH", "TEA") == D(9)
 
 
 def test_a_cash_refund_is_rounded_like_a_cash_sale(sessions, shop):
     post(sessions, sale("r1", [("TEA", "1", "4.52"), ("MUG", "1")], [("CASH", "20.00")]))
     # 17.42 refunded in cash -> 17.40
-    returned, _ = post(sessions, sale("r1-R1", [("TEA", "1", "4.52"), ("MUG", "1")], [("CASH", "17.40")],
-                                      kind="return", original_request_id="r1"))
+    returned, _ = post(
+        sessions,
+        sale(
+            "r1-R1", [("TEA", "1", "4.52"), ("MUG", "1")], [("CASH", "17.40")], kind="return", original_request_id="r1"
+        ),
+    )
     stored = sale_row(sessions, returned.sale_id)
     assert (stored.subtotal, stored.rounding_adjustment, stored.total, stored.tendered) == (
-        D("-17.42"), D("0.02"), D("-17.40"), D("-17.40"))
+        D("-17.42"),
+        D("0.02"),
+        D("-17.40"),
+        D("-17.40"),
+    )
 
 
 def test_a_refund_must_equal_what_is_refunded(sessions, shop):
@@ -450,24 +507,27 @@ def test_a_second_partial_return_cannot_exceed_what_remains_of_the_sale(sessions
     assert first.outcome == "POSTED"
     before = counts(sessions)
     # When 2 more come back
-    second, row = post(sessions, sale("R2", [("TEA", "2")], [("CARD", "9.00")], kind="return",
-                                      original_request_id="r1"))
+    second, row = post(
+        sessions, sale("R2", [("TEA", "2")], [("CARD", "9.00")], kind="return", original_request_id="r1")
+    )
     # Then only 1 was returnable: rejected, nothing written
     assert (second.outcome, row.reason) == ("REJECTED", "RETURN_EXCEEDS_SALE")
     assert {sku: D(left) for sku, left in row.details["skus"].items()} == {"TEA": D(1)}
     assert counts(sessions) == before
     # And the last one can still come back, after which nothing is returnable
     third, _ = post(sessions, sale("R3", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="r1"))
-    fourth, row = post(sessions, sale("R4", [("TEA", "1")], [("CARD", "4.50")], kind="return",
-                                      original_request_id="r1"))
+    fourth, row = post(
+        sessions, sale("R4", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="r1")
+    )
     assert (third.outcome, fourth.outcome, row.reason) == ("POSTED", "REJECTED", "RETURN_EXCEEDS_SALE")
     assert stock(sessions, shop, "ORCH", "TEA") == D(10)
 
 
 def test_a_return_split_over_two_lines_of_one_sku_counts_both(sessions, shop):
     post(sessions, sale("r1", [("TEA", "3")], [("CARD", "13.50")]))
-    _, row = post(sessions, sale("R1", [("TEA", "2"), ("TEA", "2")], [("CARD", "18.00")], kind="return",
-                                 original_request_id="r1"))
+    _, row = post(
+        sessions, sale("R1", [("TEA", "2"), ("TEA", "2")], [("CARD", "18.00")], kind="return", original_request_id="r1")
+    )
     assert row.reason == "RETURN_EXCEEDS_SALE"
 
 
@@ -497,8 +557,14 @@ def test_a_till_may_oversell_and_the_shortfall_is_recorded_as_a_discrepancy(sess
     assert posted.outcome == "POSTED"
     assert stock(sessions, shop, "ORCH", "TEA") == D(-2)
     with sessions.begin() as s:
-        found = s.execute(select(StockDiscrepancy.sale_id, StockDiscrepancy.outlet_id, StockDiscrepancy.product_id,
-                                 StockDiscrepancy.on_hand_after)).all()
+        found = s.execute(
+            select(
+                StockDiscrepancy.sale_id,
+                StockDiscrepancy.outlet_id,
+                StockDiscrepancy.product_id,
+                StockDiscrepancy.on_hand_after,
+            )
+        ).all()
     assert found == [(posted.sale_id, shop.outlet_ids["ORCH"], shop.product_ids["TEA"], D(-2))]
 
 
@@ -553,8 +619,7 @@ def test_two_lines_of_one_product_move_its_stock_once_by_their_sum(sessions):
     assert [(f["sku"], D(f["on_hand"]), D(f["wanted"])) for f in row.details["shortfalls"]] == [("TEA", D(4), D(5))]
     # At the till the same basket posts with one movement of -5
     posted, _ = post(sessions, sale("r1", [("TEA", "2"), ("TEA", "3")], [("CARD", "22.50")]))
-    assert movements_of(sessions, posted.sale_id) == [
-        (shop.outlet_ids["ORCH"], shop.product_ids["TEA"], "SALE", D(-5))]
+    assert movements_of(sessions, posted.sale_id) == [(shop.outlet_ids["ORCH"], shop.product_ids["TEA"], "SALE", D(-5))]
     assert stock(sessions, shop, "ORCH", "TEA") == D(-1)
 
 
@@ -582,8 +647,12 @@ def two_shops(sessions):
     """ACME (default catalogue) and OTHER, which sells its own TEA at 5.00 and a KETTLE, to its own people."""
     with sessions.begin() as s:
         acme = make_shop(s, stock={"TEA": 10})
-        other = make_shop(s, code="OTHER", products={"TEA": {"price": D("5.00")}, "KETTLE": {"price": D("30.00")}},
-                          stock={"TEA": 5, "KETTLE": 5})
+        other = make_shop(
+            s,
+            code="OTHER",
+            products={"TEA": {"price": D("5.00")}, "KETTLE": {"price": D("30.00")}},
+            stock={"TEA": 5, "KETTLE": 5},
+        )
         s.execute(insert(User).values(company_id=other.company_id, username="bob"))
         s.execute(insert(Customer).values(company_id=other.company_id, code="C777"))
     return acme, other
@@ -622,8 +691,9 @@ def test_a_sale_at_one_companys_outlet_uses_its_own_prices_and_stock(sessions, t
 
 
 def test_a_return_naming_itself_as_its_original_is_invalid_not_left_pending(sessions, shop):
-    posted, row = post(sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return",
-                                      original_request_id="R1"))
+    posted, row = post(
+        sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="R1")
+    )
     assert (posted.outcome, row.outcome, row.reason) == ("REJECTED", "REJECTED", "INVALID")
     assert [e["field"] for e in row.details["errors"]] == ["original_request_id"]
 
@@ -636,8 +706,9 @@ def test_a_pending_request_of_another_company_does_not_hold_back_a_return(sessio
     # Given OTHER has received (not yet posted) a request "o1"
     receive_one(sessions, sale("o1", [("TEA", "1")], [("CARD", "5.00")], outlet="OTHER-ORCH"))
     # When ACME posts a return naming "o1", which ACME never sold
-    posted, row = post(sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return",
-                                      original_request_id="o1"))
+    posted, row = post(
+        sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="o1")
+    )
     # Then ACME's return is decided now: there is no such ACME sale
     assert (posted.outcome, row.reason) == ("REJECTED", "UNKNOWN_ORIGINAL")
 
@@ -648,8 +719,9 @@ def test_a_return_after_a_gst_rate_change_reverses_the_tax_at_the_rate_charged(s
     with sessions.begin() as s:
         s.execute(update(Product).where(Product.sku == "TEA").values(gst_rate=D("10.00")))
     # When the tea comes back
-    returned, _ = post(sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return",
-                                      original_request_id="r1"))
+    returned, _ = post(
+        sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="r1")
+    )
     # Then the credit takes back the 0.37 charged at 9%, not 4.50*10/110 = 0.41
     assert [(line.gst_rate, line.tax) for line in lines_of(sessions, returned.sale_id)] == [(D("9.00"), D("-0.37"))]
 
@@ -658,8 +730,9 @@ def test_a_return_without_a_price_refunds_what_the_original_sale_charged(session
     # Given 1 tea sold at a keyed-in 3.00 (catalogue 4.50)
     post(sessions, sale("r1", [("TEA", "1", "3.00")], [("CARD", "3.00")]))
     # When it comes back with no price on the return line
-    returned, row = post(sessions, sale("R1", [("TEA", "1")], [("CARD", "3.00")], kind="return",
-                                        original_request_id="r1"))
+    returned, row = post(
+        sessions, sale("R1", [("TEA", "1")], [("CARD", "3.00")], kind="return", original_request_id="r1")
+    )
     # Then 3.00 is refunded, not 4.50
     assert (returned.outcome, row.reason) == ("POSTED", None)
     assert sale_row(sessions, returned.sale_id).total == D("-3.00")

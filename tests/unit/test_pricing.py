@@ -262,7 +262,11 @@ def test_any_basket_paid_exactly_balances_and_its_return_is_its_exact_negative(l
         (-s.amount, -s.tax, -s.quantity) for s in sold.lines
     ]
     assert (returned.subtotal, returned.tax, returned.rounding_adjustment, returned.total, returned.tendered) == (
-        -sold.subtotal, -sold.tax, -sold.rounding_adjustment, -sold.total, -sold.tendered
+        -sold.subtotal,
+        -sold.tax,
+        -sold.rounding_adjustment,
+        -sold.total,
+        -sold.tendered,
     )
 
 

@@ -220,7 +220,8 @@ def test_a_web_order_needs_no_cashier():
 def test_an_original_request_id_is_only_for_a_return():
     assert list(errors_of(request(original_request_id="ORCH-1"))) == ["original_request_id"]
     assert errors_of(request(kind="return", original_request_id="ORCH-2025-03-01-0001")) == {
-        "original_request_id": "a return cannot reverse itself"}
+        "original_request_id": "a return cannot reverse itself"
+    }
     parsed = parse_request(request(kind="return", original_request_id="ORCH-1"))
     assert parsed.kind is Kind.RETURN and parsed.original_request_id == "ORCH-1"
 
@@ -256,11 +257,17 @@ def test_the_invalid_error_message_lists_every_field_and_its_reason():
 def test_the_same_content_written_differently_has_one_fingerprint():
     # Given the same sale written with strings, trailing zeros and JSON numbers
     as_strings = request(tenders=[{"method": "CASH", "amount": "12.50"}])
-    as_numbers = request(tenders=[{"method": "CASH", "amount": 12.5}],
-                         lines=[{"sku": "TEA", "quantity": 2, "unit_price": "4.5000"}])
-    with_defaults = request(kind="sale", channel="pos", customer=None, notes=None,
-                            tenders=[{"method": "CASH", "amount": "12.5", "reference": None}],
-                            lines=[{"sku": "TEA", "quantity": "2.000", "unit_price": "4.5", "discount": "0.00"}])
+    as_numbers = request(
+        tenders=[{"method": "CASH", "amount": 12.5}], lines=[{"sku": "TEA", "quantity": 2, "unit_price": "4.5000"}]
+    )
+    with_defaults = request(
+        kind="sale",
+        channel="pos",
+        customer=None,
+        notes=None,
+        tenders=[{"method": "CASH", "amount": "12.5", "reference": None}],
+        lines=[{"sku": "TEA", "quantity": "2.000", "unit_price": "4.5", "discount": "0.00"}],
+    )
     # Then one fingerprint identifies them all
     fingerprints = {parse_request(body).fingerprint() for body in (as_strings, as_numbers, with_defaults)}
     assert len(fingerprints) == 1
