@@ -1,12 +1,15 @@
 """Posting a sale request: THE place where a sale enters the ledger.
 
-`post_request` is the use case: one transaction that locks the request, decides its single
-outcome (POSTED, DUPLICATE, CONFLICT or REJECTED) and records it. The sale itself is written
-inside a savepoint, so a rejection found half-way (stock, say) rolls back every row the sale
-wrote and leaves only the REJECTED outcome.
+`post_request` is the use case. One transaction locks the request, decides its single outcome
+(POSTED, DUPLICATE, CONFLICT or REJECTED) and records it together with the sale. When a rule fails
+after the sale began to be written (stock, say), that transaction rolls back as a whole and the
+rejection is recorded in a transaction of its own: a rejected sale leaves no trace anywhere.
 
-Lock order, always: intake row -> request key (advisory) -> original sale (returns) -> stock rows
-by product id (domain/stock.py).
+Two submissions of one request_id cannot both post: the sale's unique (company, request_id) key
+makes the second wait for the first and then find it (a DUPLICATE or CONFLICT).
+
+Lock order, always: intake row -> sale key -> original sale (returns) -> stock rows by product id
+(domain/stock.py).
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from sqlalchemy import Text, cast, func, insert, literal, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import in_transaction
@@ -66,62 +71,63 @@ class Posted:
 
 
 def post_request(sessions: sessionmaker[Session], intake_id: int) -> Posted:
-    """Post one received request in its own transaction (retried on deadlock or lost connection).
+    """Post one received request (retried on deadlock or lost connection).
 
     Safe to call twice or in parallel: a request whose outcome is already recorded is left as is.
     Outcome PENDING means "not decided yet": a return whose original sale is still in flight.
     """
-    return in_transaction(sessions, lambda session: decide(session, intake_id))
+    for _ in range(3):
+        try:
+            return in_transaction(sessions, partial(decide, intake_id=intake_id))
+        except _Undo as undo:  # the sale's transaction rolled back; now record why, on its own
+            return in_transaction(sessions, partial(_record_rejection, intake_id=intake_id, rejection=undo.rejection))
+        except _PostedMeanwhile:
+            continue  # another submission of this request_id committed first: decide again, and see it
+    raise AssertionError(f"request {intake_id}: its sale key kept changing under it")
 
 
 def record_failure(sessions: sessionmaker[Session], intake_id: int, error: BaseException) -> Posted:
     """A request whose posting raised something unforeseen ends REJECTED / INTERNAL_ERROR, in a
     transaction of its own, so one poisoned request never holds back the rest of its batch.
     Replay posts it again once the cause is mended."""
-    message = f"posting failed unexpectedly ({type(error).__name__}: {error})"[:2000]
+    rejection = InternalError(f"posting failed unexpectedly ({type(error).__name__}: {error})"[:2000])
+    return in_transaction(sessions, partial(_record_rejection, intake_id=intake_id, rejection=rejection))
 
-    def work(session: Session) -> Posted:
-        session.execute(
-            update(SaleRequestRow)
-            .where(SaleRequestRow.id == intake_id, SaleRequestRow.outcome == "PENDING")
-            .values(
-                outcome="REJECTED",
-                reason=InternalError.code,
-                message=message,
-                processed_at=func.now(),
-                attempts=SaleRequestRow.attempts + 1,
-            )
-        )
-        return Posted(intake_id, "REJECTED")
 
-    return in_transaction(sessions, work)
+class _Undo(Exception):
+    """A rule failed after the sale began to be written: roll the transaction back, then record it."""
+
+    def __init__(self, rejection: Rejected) -> None:
+        super().__init__(rejection.message)
+        self.rejection = rejection
+
+
+class _PostedMeanwhile(Exception):
+    """The sale key was taken by a submission that committed while this one was deciding."""
 
 
 def decide(session: Session, intake_id: int) -> Posted:
-    row = session.execute(
-        select(SaleRequestRow.payload, SaleRequestRow.outcome, SaleRequestRow.sale_id, SaleRequestRow.line_no)
-        .where(SaleRequestRow.id == intake_id)
-        .with_for_update()
-    ).one_or_none()
+    conn = session.connection()  # Core on the session's connection: the ORM adds nothing here
+    row = conn.execute(_INTAKE_WITH_OUTLET, {"intake_id": intake_id}).one_or_none()
     if row is None:
         raise NotFound("sale request", str(intake_id))
     if row.outcome != "PENDING":
         return Posted(intake_id, row.outcome, row.sale_id)
     try:
         request = parse_request(row.payload)
-        outlet = _outlet(session, request.outlet)
-        _lock_request_key(session, outlet.company_id, request.request_id)
+        if row.outlet_id is None:
+            raise UnknownOutlet(f"outlet {request.outlet!r} is not in the master data", outlet=request.outlet)
+        outlet = _Outlet(
+            row.outlet_id, request.outlet, row.company_id, row.prices_include_gst, row.oversell_pos, row.oversell_web
+        )
         fingerprint = request.fingerprint()
-        existing = session.execute(
-            select(Sale.id, Sale.fingerprint).where(
-                Sale.company_id == outlet.company_id, Sale.request_id == request.request_id
-            )
+        existing = conn.execute(
+            _EXISTING_SALE, {"company_id": outlet.company_id, "request_id": request.request_id}
         ).one_or_none()
         if existing is not None:
-            same = existing.fingerprint == fingerprint
-            outcome = "DUPLICATE" if same else "CONFLICT"
+            outcome = "DUPLICATE" if existing.fingerprint == fingerprint else "CONFLICT"
             _record(
-                session,
+                conn,
                 intake_id,
                 outcome,
                 sale_id=existing.id,
@@ -130,28 +136,58 @@ def decide(session: Session, intake_id: int) -> Posted:
                 fingerprint=fingerprint,
             )
             return Posted(intake_id, outcome, existing.id)
-        with session.begin_nested():
-            sale_id = write_sale(session, outlet, request, fingerprint, intake_id)
+        sale_id = write_sale(conn, outlet, request, fingerprint, row.batch_id)
     except OriginalStillPending:
         return Posted(intake_id, "PENDING")  # nothing recorded: the caller tries it again after the original
     except Rejected as rejection:
-        where = f"line {row.line_no}: " if row.line_no is not None else ""
-        _record(
-            session,
-            intake_id,
-            "REJECTED",
-            reason=rejection.code,
-            message=where + rejection.message,
-            details=rejection.details or None,
-        )
+        _record(conn, intake_id, "REJECTED", **_rejection_values(rejection, row.line_no))
         return Posted(intake_id, "REJECTED")
-    _record(session, intake_id, "POSTED", sale_id=sale_id, company_id=outlet.company_id)
+    _record(conn, intake_id, "POSTED", sale_id=sale_id, company_id=outlet.company_id)
     return Posted(intake_id, "POSTED", sale_id, newly_posted=True)
 
 
-def _record(session: Session, intake_id: int, outcome: str, **values: Any) -> None:
+_INTAKE_WITH_OUTLET = (
+    select(
+        SaleRequestRow.payload,
+        SaleRequestRow.outcome,
+        SaleRequestRow.sale_id,
+        SaleRequestRow.line_no,
+        SaleRequestRow.batch_id,
+        Outlet.id.label("outlet_id"),
+        Outlet.company_id,
+        Company.prices_include_gst,
+        Company.oversell_pos,
+        Company.oversell_web,
+    )
+    .select_from(SaleRequestRow)
+    .outerjoin(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
+    .outerjoin(Company, Company.id == Outlet.company_id)
+    .where(SaleRequestRow.id == bindparam("intake_id"))
+    .with_for_update(of=SaleRequestRow)
+)
+_EXISTING_SALE = select(Sale.id, Sale.fingerprint).where(
+    Sale.company_id == bindparam("company_id"), Sale.request_id == bindparam("request_id")
+)
+
+
+def _record_rejection(session: Session, intake_id: int, rejection: Rejected) -> Posted:
+    """Record a rejection in a transaction of its own, unless another attempt decided meanwhile."""
+    conn = session.connection()
+    row = conn.execute(_INTAKE_WITH_OUTLET, {"intake_id": intake_id}).one()
+    if row.outcome != "PENDING":
+        return Posted(intake_id, row.outcome, row.sale_id)
+    _record(conn, intake_id, "REJECTED", **_rejection_values(rejection, row.line_no))
+    return Posted(intake_id, "REJECTED")
+
+
+def _rejection_values(rejection: Rejected, line_no: int | None) -> dict[str, Any]:
+    where = f"line {line_no}: " if line_no is not None else ""
+    return {"reason": rejection.code, "message": where + rejection.message, "details": rejection.details or None}
+
+
+def _record(conn: Connection, intake_id: int, outcome: str, **values: Any) -> None:
     message = values.pop("message", None) or _message(outcome)
-    session.execute(
+    conn.execute(
         update(SaleRequestRow)
         .where(SaleRequestRow.id == intake_id)
         .values(
@@ -168,11 +204,6 @@ def _message(outcome: str) -> str:
     }[outcome]
 
 
-def _lock_request_key(session: Session, company_id: int, request_id: str) -> None:
-    """Two submissions of one request_id are decided one after the other, never side by side."""
-    session.execute(select(func.pg_advisory_xact_lock(company_id, func.hashtext(request_id))))
-
-
 @dataclass(frozen=True)
 class _Outlet:
     id: int
@@ -183,46 +214,32 @@ class _Outlet:
     oversell_web: str
 
 
-def _outlet(session: Session, code: str) -> _Outlet:
-    found = session.execute(
-        select(
-            Outlet.id,
-            Outlet.code,
-            Outlet.company_id,
-            Company.prices_include_gst,
-            Company.oversell_pos,
-            Company.oversell_web,
-        )
-        .join(Company, Company.id == Outlet.company_id)
-        .where(Outlet.code == code)
-    ).one_or_none()
-    if found is None:
-        raise UnknownOutlet(f"outlet {code!r} is not in the master data", outlet=code)
-    return _Outlet(*found)
+def write_sale(conn: Connection, outlet: _Outlet, request: SaleRequest, fingerprint: str, batch_id: int | None) -> int:
+    """Write sale, lines, tenders, stock movements and the follow-up outbox; raise on any rejection.
 
-
-def write_sale(session: Session, outlet: _Outlet, request: SaleRequest, fingerprint: str, intake_id: int) -> int:
-    """Write sale, lines, tenders, stock movements and the follow-up outbox; raise on any rejection."""
+    Every rule is checked before the first write except stock, which is known only once its rows
+    are locked: a stock rejection comes out as _Undo, so the caller rolls the transaction back.
+    """
     company_id = outlet.company_id
-    products = _products(session, company_id, {line.sku for line in request.lines})
-    cashier_id = _cashier(session, company_id, request.cashier)
-    customer_id = _customer(session, company_id, request.customer)
+    products = _products(conn, company_id, {line.sku for line in request.lines})
+    cashier_id, customer_id = _people(conn, company_id, request)
     original_id = None
     if request.kind is Kind.RETURN and request.original_request_id:
-        original = _check_return(session, company_id, request)
+        original = _check_return(conn, company_id, request)
         original_id, customer_id = original.id, customer_id or original.customer_id
         products = {sku: original.as_paid(p) for sku, p in products.items()}
     priced = price_sale(request, products, outlet.prices_include_gst)
-    sale_id = _insert_sale(
-        session, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id, intake_id
-    )
-    _apply_stock(session, outlet, request, priced, sale_id)
-    session.execute(insert(core(FollowUp)), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
+    sale_id = _insert_sale(conn, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id, batch_id)
+    try:
+        _apply_stock(conn, outlet, request, priced, sale_id)
+    except Rejected as rejection:
+        raise _Undo(rejection) from None
+    conn.execute(insert(core(FollowUp)), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
     return sale_id
 
 
-def _products(session: Session, company_id: int, skus: set[str]) -> dict[str, ProductInfo]:
-    rows = session.execute(
+def _products(conn: Connection, company_id: int, skus: set[str]) -> dict[str, ProductInfo]:
+    rows = conn.execute(
         select(Product.id, Product.sku, Product.name, Product.price, Product.gst_rate, Product.track_inventory).where(
             Product.company_id == company_id, Product.sku.in_(skus)
         )
@@ -230,22 +247,20 @@ def _products(session: Session, company_id: int, skus: set[str]) -> dict[str, Pr
     return {row.sku: ProductInfo(*row) for row in rows}
 
 
-def _cashier(session: Session, company_id: int, username: str | None) -> int | None:
-    if username is None:
-        return None
-    found = session.scalar(select(User.id).where(User.company_id == company_id, User.username == username))
-    if found is None:
-        raise UnknownCashier(f"cashier {username!r} is not a user of this company", cashier=username)
-    return found
-
-
-def _customer(session: Session, company_id: int, code: str | None) -> int | None:
-    if code is None:
-        return None
-    found = session.scalar(select(Customer.id).where(Customer.company_id == company_id, Customer.code == code))
-    if found is None:
-        raise UnknownCustomer(f"customer {code!r} is not a customer of this company", customer=code)
-    return found
+def _people(conn: Connection, company_id: int, request: SaleRequest) -> tuple[int | None, int | None]:
+    """The cashier's and the customer's ids, looked up in one round trip; unknown ones are rejected."""
+    if request.cashier is None and request.customer is None:
+        return None, None
+    cashier = select(User.id).where(User.company_id == company_id, User.username == request.cashier)
+    customer = select(Customer.id).where(Customer.company_id == company_id, Customer.code == request.customer)
+    cashier_id, customer_id = conn.execute(select(cashier.scalar_subquery(), customer.scalar_subquery())).one()
+    if request.cashier is not None and cashier_id is None:
+        raise UnknownCashier(f"cashier {request.cashier!r} is not a user of this company", cashier=request.cashier)
+    if request.customer is not None and customer_id is None:
+        raise UnknownCustomer(
+            f"customer {request.customer!r} is not a customer of this company", customer=request.customer
+        )
+    return cashier_id, customer_id
 
 
 @dataclass(frozen=True)
@@ -264,20 +279,20 @@ class _Original:
         return replace(product, price=price, gst_rate=rate)
 
 
-def _check_return(session: Session, company_id: int, request: SaleRequest) -> _Original:
+def _check_return(conn: Connection, company_id: int, request: SaleRequest) -> _Original:
     """The original sale must exist; no SKU may come back more often than it was sold."""
     find_original = (
         select(Sale.id, Sale.customer_id)
         .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == "sale")
         .with_for_update()
     )
-    original = session.execute(find_original).one_or_none()
+    original = conn.execute(find_original).one_or_none()
     if original is None:
-        if _received_but_pending(session, company_id, request.original_request_id):
+        if _received_but_pending(conn, company_id, request.original_request_id):
             raise OriginalStillPending(request.original_request_id or "")
         # Each statement sees what had committed when it began: the original may have posted between
         # the two above (no longer pending, its sale not seen). Look once more before rejecting.
-        original = session.execute(find_original).one_or_none()
+        original = conn.execute(find_original).one_or_none()
     if original is None:
         raise UnknownOriginal(
             f"original sale {request.original_request_id!r} was never posted for this company",
@@ -290,7 +305,7 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> _O
         .join(Sale, Sale.id == SaleLine.sale_id)
         .where((Sale.id == original.id) | (Sale.original_sale_id == original.id))
     )
-    for sku, quantity, amount, rate, sale_id in session.execute(already_back):
+    for sku, quantity, amount, rate, sale_id in conn.execute(already_back):
         left[sku] += quantity
         if sale_id == original.id:
             qty, charged, _ = sold.get(sku, (Decimal(0), Decimal(0), rate))
@@ -309,10 +324,10 @@ def _check_return(session: Session, company_id: int, request: SaleRequest) -> _O
 PRICE_PLACES = Decimal("0.0001")
 
 
-def _received_but_pending(session: Session, company_id: int, request_id: str | None) -> bool:
+def _received_but_pending(conn: Connection, company_id: int, request_id: str | None) -> bool:
     """Is a sale with this request_id received for this company but not decided yet?"""
     return (
-        session.scalar(
+        conn.scalar(
             select(func.count())
             .select_from(SaleRequestRow)
             .join(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
@@ -328,7 +343,7 @@ def _received_but_pending(session: Session, company_id: int, request_id: str | N
 
 
 def _insert_sale(
-    session: Session,
+    conn: Connection,
     outlet: _Outlet,
     request: SaleRequest,
     priced: PricedSale,
@@ -336,12 +351,13 @@ def _insert_sale(
     cashier_id: int | None,
     customer_id: int | None,
     original_id: int | None,
-    intake_id: int,
+    batch_id: int | None,
 ) -> int:
+    """The sale header, lines and tenders. The sale key (company, request_id) is claimed here: if a
+    submission of the same request_id committed meanwhile, this one starts over and finds it."""
     number = literal(f"{outlet.code}-").concat(func.lpad(cast(sale_number.next_value(), Text), 8, "0"))
-    batch_id = select(SaleRequestRow.batch_id).where(SaleRequestRow.id == intake_id).scalar_subquery()
-    sale_id: int = session.execute(
-        insert(core(Sale))
+    sale_id: int | None = conn.execute(
+        pg_insert(core(Sale))
         .values(
             company_id=outlet.company_id,
             request_id=request.request_id,
@@ -363,9 +379,12 @@ def _insert_sale(
             change_due=priced.change_due,
             notes=request.notes,
         )
+        .on_conflict_do_nothing(index_elements=["company_id", "request_id"])
         .returning(core(Sale).c.id)
-    ).scalar_one()
-    session.execute(
+    ).scalar_one_or_none()
+    if sale_id is None:
+        raise _PostedMeanwhile
+    conn.execute(
         insert(core(SaleLine)),
         [
             {
@@ -384,7 +403,7 @@ def _insert_sale(
             for line in priced.lines
         ],
     )
-    session.execute(
+    conn.execute(
         insert(core(TenderRow)),
         [
             {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
@@ -394,7 +413,7 @@ def _insert_sale(
     return sale_id
 
 
-def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced: PricedSale, sale_id: int) -> None:
+def _apply_stock(conn: Connection, outlet: _Outlet, request: SaleRequest, priced: PricedSale, sale_id: int) -> None:
     changes: dict[int, Decimal] = defaultdict(Decimal)
     skus: dict[int, str] = {}
     for line in priced.lines:
@@ -402,7 +421,7 @@ def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced
             changes[line.product.id] -= line.quantity  # quantity is negative on a return
             skus[line.product.id] = line.product.sku
     kind = "RETURN" if request.kind is Kind.RETURN else "SALE"
-    after = move_stock(session, outlet.id, changes, kind, sale_id)
+    after = move_stock(conn, outlet.id, changes, kind, sale_id)
     below = {pid: on_hand for pid, on_hand in after.items() if on_hand < 0 and changes[pid] < 0}
     if not below:
         return
@@ -411,7 +430,7 @@ def _apply_stock(session: Session, outlet: _Outlet, request: SaleRequest, priced
         raise InsufficientStock(
             [Shortfall(skus[pid], on_hand - changes[pid], -changes[pid]) for pid, on_hand in sorted(below.items())]
         )
-    session.execute(
+    conn.execute(
         insert(core(StockDiscrepancy)),
         [
             {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}

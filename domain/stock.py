@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from sqlalchemy import insert
+from sqlalchemy import Connection, insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,7 @@ from domain.tables import StockLevel, StockMovement, core
 
 
 def move_stock(
-    session: Session, outlet_id: int, changes: Mapping[int, Decimal], kind: str, sale_id: int | None = None
+    session: Session | Connection, outlet_id: int, changes: Mapping[int, Decimal], kind: str, sale_id: int | None = None
 ) -> dict[int, Decimal]:
     """Add each signed change to its (outlet, product) on hand and record the movements.
 
