@@ -20,7 +20,7 @@ from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import Connection, Text, bindparam, cast, func, insert, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,7 +44,6 @@ from domain.stock import move_stock
 from domain.tables import (
     Company,
     Customer,
-    FollowUp,
     Outlet,
     Product,
     Sale,
@@ -55,7 +54,6 @@ from domain.tables import (
     core,
     sale_number,
 )
-from domain.tables import Tender as TenderRow
 
 FOLLOW_UPS = ("REORDER", "LOYALTY", "RECEIPT")
 
@@ -234,7 +232,6 @@ def write_sale(conn: Connection, outlet: _Outlet, request: SaleRequest, fingerpr
         _apply_stock(conn, outlet, request, priced, sale_id)
     except Rejected as rejection:
         raise _Undo(rejection) from None
-    conn.execute(insert(core(FollowUp)), [{"sale_id": sale_id, "kind": kind} for kind in FOLLOW_UPS])
     return sale_id
 
 
@@ -384,33 +381,47 @@ def _insert_sale(
     ).scalar_one_or_none()
     if sale_id is None:
         raise _PostedMeanwhile
+    lines, tenders = priced.lines, priced.tenders
     conn.execute(
-        insert(core(SaleLine)),
-        [
-            {
-                "sale_id": sale_id,
-                "line_no": line.line_no,
-                "product_id": line.product.id,
-                "sku": line.product.sku,
-                "description": line.product.name,
-                "quantity": line.quantity,
-                "unit_price": line.unit_price,
-                "discount": line.discount,
-                "amount": line.amount,
-                "gst_rate": line.gst_rate,
-                "tax": line.tax,
-            }
-            for line in priced.lines
-        ],
-    )
-    conn.execute(
-        insert(core(TenderRow)),
-        [
-            {"sale_id": sale_id, "method": t.method, "amount": t.amount, "reference": t.reference}
-            for t in priced.tenders
-        ],
+        SALE_BODY,
+        {
+            "sale_id": sale_id,
+            "line_nos": [line.line_no for line in lines],
+            "product_ids": [line.product.id for line in lines],
+            "skus": [line.product.sku for line in lines],
+            "descriptions": [line.product.name for line in lines],
+            "quantities": [line.quantity for line in lines],
+            "unit_prices": [line.unit_price for line in lines],
+            "discounts": [line.discount for line in lines],
+            "amounts": [line.amount for line in lines],
+            "gst_rates": [line.gst_rate for line in lines],
+            "taxes": [line.tax for line in lines],
+            "methods": [t.method for t in tenders],
+            "tender_amounts": [t.amount for t in tenders],
+            "references": [t.reference for t in tenders],
+            "follow_ups": list(FOLLOW_UPS),
+        },
     )
     return sale_id
+
+
+# A sale's lines, tenders and follow-up outbox rows, in one round trip (arrays, one element a row).
+SALE_BODY = text("""
+    WITH lines AS (
+        INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
+                                amount, gst_rate, tax)
+        SELECT :sale_id, * FROM unnest(
+            CAST(:line_nos AS integer[]), CAST(:product_ids AS integer[]), CAST(:skus AS text[]),
+            CAST(:descriptions AS text[]), CAST(:quantities AS numeric[]), CAST(:unit_prices AS numeric[]),
+            CAST(:discounts AS numeric[]), CAST(:amounts AS numeric[]), CAST(:gst_rates AS numeric[]),
+            CAST(:taxes AS numeric[]))
+    ), tenders AS (
+        INSERT INTO tenders (sale_id, method, amount, reference)
+        SELECT :sale_id, * FROM unnest(
+            CAST(:methods AS text[]), CAST(:tender_amounts AS numeric[]), CAST(:references AS text[]))
+    )
+    INSERT INTO follow_ups (sale_id, kind) SELECT :sale_id, unnest(CAST(:follow_ups AS text[]))
+""")
 
 
 def _apply_stock(conn: Connection, outlet: _Outlet, request: SaleRequest, priced: PricedSale, sale_id: int) -> None:

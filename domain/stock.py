@@ -9,11 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping
 from decimal import Decimal
 
-from sqlalchemy import Connection, insert
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
-from domain.tables import StockLevel, StockMovement, core
+# One round trip: record the movements and apply them to on hand, creating a stock row on first
+# use. The upsert locks the rows it touches in the order it meets them: ORDER BY product id.
+MOVE_STOCK = text("""
+    WITH changes AS (
+        SELECT product_id, quantity
+        FROM unnest(CAST(:product_ids AS integer[]), CAST(:quantities AS numeric[])) AS c(product_id, quantity)
+    ), movements AS (
+        INSERT INTO stock_movements (outlet_id, product_id, kind, quantity, sale_id)
+        SELECT :outlet_id, product_id, :kind, quantity, :sale_id FROM changes
+    )
+    INSERT INTO stock_levels AS level (outlet_id, product_id, on_hand)
+    SELECT :outlet_id, product_id, quantity FROM changes ORDER BY product_id
+    ON CONFLICT (outlet_id, product_id) DO UPDATE SET on_hand = level.on_hand + EXCLUDED.on_hand
+    RETURNING product_id, on_hand
+""")
 
 
 def move_stock(
@@ -21,26 +34,16 @@ def move_stock(
 ) -> dict[int, Decimal]:
     """Add each signed change to its (outlet, product) on hand and record the movements.
 
-    Returns on hand after the change, by product id. Rows are created on first use and locked
-    by the upsert itself, one statement, in ascending product id.
+    Returns on hand after the change, by product id.
     """
     ordered = [(pid, qty) for pid, qty in sorted(changes.items()) if qty != 0]
     if not ordered:
         return {}
-    levels = core(StockLevel)
-    rows = pg_insert(levels).values(
-        [{"outlet_id": outlet_id, "product_id": pid, "on_hand": qty} for pid, qty in ordered]
-    )
-    upsert = rows.on_conflict_do_update(
-        index_elements=[levels.c.outlet_id, levels.c.product_id],
-        set_={"on_hand": levels.c.on_hand + rows.excluded.on_hand},
-    ).returning(levels.c.product_id, levels.c.on_hand)
-    after: dict[int, Decimal] = dict(session.execute(upsert).all())
-    session.execute(
-        insert(core(StockMovement)),
-        [
-            {"outlet_id": outlet_id, "product_id": pid, "kind": kind, "quantity": qty, "sale_id": sale_id}
-            for pid, qty in ordered
-        ],
-    )
-    return after
+    params = {
+        "outlet_id": outlet_id,
+        "kind": kind,
+        "sale_id": sale_id,
+        "product_ids": [pid for pid, _ in ordered],
+        "quantities": [qty for _, qty in ordered],
+    }
+    return {pid: on_hand for pid, on_hand in session.execute(MOVE_STOCK, params)}
