@@ -46,4 +46,4 @@ def move_stock(
         "product_ids": [pid for pid, _ in ordered],
         "quantities": [qty for _, qty in ordered],
     }
-    return {pid: on_hand for pid, on_hand in session.execute(MOVE_STOCK, params)}
+    return {row.product_id: row.on_hand for row in session.execute(MOVE_STOCK, params)}
