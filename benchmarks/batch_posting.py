@@ -199,9 +199,22 @@ def post_memory(db_url: str, broker_url: str, sales: int, folder: Path) -> tuple
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, elapsed
 
 
+def run_queue(server: str, broker: str, path: Path, sales: int, workers: int, loop_rate: float | None) -> None:
+    db = fresh_database(server, "queue")
+    seconds, peaks, summary = through_queue(db, broker, path, workers)
+    rate = sales / seconds
+    print(f"queue      : {seconds:7.1f} s  {rate:7.0f} sales/s  (file to DONE, {workers} pool processes)")
+    if loop_rate:
+        print(f"ratio      : {rate / loop_rate:.2f} of the plain loop's rate")
+    print(f"outcomes   : {summary['counts']}  reconciled={summary['reconciled']}  state={summary['state']}")
+    sizes = ", ".join(str(v) for v in sorted(peaks.values()))
+    print(f"worker RSS : peak {max(peaks.values(), default=0)} MB per process ({sizes} MB)")
+    drop_database(server, db)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sales", type=int, default=100_000)
+    parser.add_argument("--sales", type=int, default=100_000, help="sales in the day to post (0: none)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--memory-sales", type=int, default=0, help="also measure `tillpost post` RSS on N sales")
     parser.add_argument("--skip-loop", action="store_true")
@@ -213,32 +226,21 @@ def main() -> None:
     broker = broker.split("?")[0] + "?virtual_host=11" if broker.startswith("redis+socket") else broker
     folder = config.home / "bench"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"day-{args.sales}.jsonl"
-    with path.open("w") as out:
-        for line in day_of_sales(args.sales, seed=3, bad=True):
-            out.write(line + "\n")
-    print(f"sales: {args.sales:,} requests in {path.name}; workers: {args.workers}; cores: {os.cpu_count()}")
 
-    loop_rate = None
-    if not args.skip_loop:
-        db = fresh_database(server, "loop")
-        seconds = plain_loop(db, path)
-        loop_rate = args.sales / seconds
-        print(f"plain loop : {seconds:7.1f} s  {loop_rate:7.0f} sales/s  (one process, no queue)")
-        drop_database(server, db)
-
-    db = fresh_database(server, "queue")
-    seconds, peaks, summary = through_queue(db, broker, path, args.workers)
-    rate = args.sales / seconds
-    print(f"queue      : {seconds:7.1f} s  {rate:7.0f} sales/s  (file to DONE, {args.workers} pool processes)")
-    if loop_rate:
-        print(f"ratio      : {rate / loop_rate:.2f} of the plain loop's rate")
-    print(f"outcomes   : {summary['counts']}  reconciled={summary['reconciled']}  state={summary['state']}")
-    print(
-        f"worker RSS : peak {max(peaks.values(), default=0)} MB per process "
-        f"({', '.join(str(v) for v in sorted(peaks.values()))} MB)"
-    )
-    drop_database(server, db)
+    if args.sales:
+        path = folder / f"day-{args.sales}.jsonl"
+        with path.open("w") as out:
+            for line in day_of_sales(args.sales, seed=3, bad=True):
+                out.write(line + "\n")
+        print(f"sales: {args.sales:,} requests in {path.name}; workers: {args.workers}; cores: {os.cpu_count()}")
+        loop_rate = None
+        if not args.skip_loop:
+            db = fresh_database(server, "loop")
+            seconds = plain_loop(db, path)
+            loop_rate = args.sales / seconds
+            print(f"plain loop : {seconds:7.1f} s  {loop_rate:7.0f} sales/s  (one process, no queue)")
+            drop_database(server, db)
+        run_queue(server, broker, path, args.sales, args.workers, loop_rate)
 
     if args.memory_sales:
         db = fresh_database(server, "memory")

@@ -63,28 +63,10 @@ def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) 
 
 
 def _copy_row(batch_id: int, entry: Entry) -> tuple[Any, ...]:
+    """A readable entry is PENDING; one that could not be read is decided here: REJECTED / INVALID."""
+    decided = ("PENDING", None, None) if entry.problem is None else ("REJECTED", "INVALID", entry.problem)
     payload = entry.payload
-    if entry.problem is None:
-        return (
-            request_id_of(payload),
-            batch_id,
-            entry.line_no,
-            dumps(payload),
-            fingerprint_of(payload),
-            "PENDING",
-            None,
-            None,
-        )
-    return (
-        request_id_of(payload),
-        batch_id,
-        entry.line_no,
-        dumps(payload),
-        fingerprint_of(payload),
-        "REJECTED",
-        "INVALID",
-        entry.problem,
-    )
+    return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload), *decided)
 
 
 def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int, int]]:

@@ -120,12 +120,12 @@ def day_of_sales(count: int, seed: int = 1, bad: bool = True, day: str = "2025-0
         else:
             request = _sale(rng, request_id, at, skus, customers)
         request["tenders"] = _tenders(rng, request, *_amounts_due(request, products))
+        if bad and n % 500 == 250:
+            yield _spoil(rng, request, n)  # never returned later: its sale may not exist
+            continue
         if request.get("kind") != "return" and len(earlier) < 50_000:
             earlier.append(request)
-        if bad and n % 500 == 250:
-            yield _spoil(rng, request, n)
-        else:
-            yield json.dumps(request)
+        yield json.dumps(request)
 
 
 def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], customers: list[str]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.batch_support import tillpost
 from tests.shop import make_shop, sale
 from tests.workers import free_port, wait_until
 
@@ -31,17 +32,6 @@ SALE_KEYS = {
 }
 
 
-def tillpost(args, env, timeout=120):
-    return subprocess.run(
-        [sys.executable, "-m", "frontends.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=ROOT,
-    )
-
-
 def test_submit_wait_json_gives_each_submission_its_own_outcome(sessions, start_worker, pipeline_env, tmp_path):
     # Given a shop and a worker
     with sessions.begin() as s:
@@ -51,7 +41,7 @@ def test_submit_wait_json_gives_each_submission_its_own_outcome(sessions, start_
     first.write_text(json.dumps(sale("S-1", [("TEA", "2")], [("CASH", "10.00")])))
 
     # When the sale is submitted and waited for
-    posted = tillpost(["submit", str(first), "--wait", "--json"], pipeline_env)
+    posted = tillpost(pipeline_env, "submit", str(first), "--wait", "--json")
 
     # Then the one document carries every key of `sale show --json`, POSTED with cash rounding and change
     assert posted.returncode == 0, posted.stderr
@@ -68,26 +58,26 @@ def test_submit_wait_json_gives_each_submission_its_own_outcome(sessions, start_
     again = tmp_path / "again.json"
     changed = sale("S-1", [("TEA", "1")], [("CASH", "5.00")])
     again.write_text(json.dumps([json.loads(first.read_text()), changed]))
-    resubmitted = tillpost(["submit", str(again), "--wait", "--json"], pipeline_env)
+    resubmitted = tillpost(pipeline_env, "submit", str(again), "--wait", "--json")
 
     # Then this submission shows DUPLICATE then CONFLICT, while `sale show` keeps the original
     assert [d["outcome"] for d in json.loads(resubmitted.stdout)] == ["DUPLICATE", "CONFLICT"]
-    shown = json.loads(tillpost(["sale", "show", "S-1", "--json"], pipeline_env).stdout)
+    shown = json.loads(tillpost(pipeline_env, "sale", "show", "S-1", "--json").stdout)
     assert (shown["outcome"], shown["total"]) == ("POSTED", "9.00")
 
 
 def test_bad_input_exits_2_naming_the_problem(pipeline_env, tmp_path, sessions):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
-    result = tillpost(["submit", str(broken)], pipeline_env)
+    result = tillpost(pipeline_env, "submit", str(broken))
     assert result.returncode == 2
     assert "not valid JSON" in result.stderr
-    missing = tillpost(["import", "products", str(tmp_path / "nope.csv")], pipeline_env)
+    missing = tillpost(pipeline_env, "import", "products", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and "nope.csv" in missing.stderr
 
 
 def test_unknown_request_exits_1(pipeline_env, sessions):
-    result = tillpost(["sale", "show", "NEVER-SENT"], pipeline_env)
+    result = tillpost(pipeline_env, "sale", "show", "NEVER-SENT")
     assert result.returncode == 1
     assert "NEVER-SENT" in result.stderr
 
@@ -146,13 +136,13 @@ def test_batch_report_lists_every_request_in_file_order_with_line_numbers(sessio
     day = tmp_path / "day.jsonl"
     good = json.dumps(sale("B-1", [("TEA", "1")], [("CASH", "4.50")]))
     day.write_text(good + "\n" + '{"request_id": "B-2", "lines": [\n' + "\n" + good.replace("B-1", "B-3") + "\n")
-    posted = tillpost(["post", str(day), "--json"], pipeline_env)
+    posted = tillpost(pipeline_env, "post", str(day), "--json")
     assert posted.returncode == 0, posted.stderr
     batch = json.loads(posted.stdout)
     assert batch["state"] == "RECEIVED" and batch["requests"] == 3
 
     # When its report is asked for
-    report = tillpost(["report", str(batch["id"])], pipeline_env)
+    report = tillpost(pipeline_env, "report", str(batch["id"]))
 
     # Then each request appears once, in file order, the broken line INVALID with its line number
     lines = report.stdout.splitlines()

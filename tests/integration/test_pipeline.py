@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 import urllib.request
 from decimal import Decimal
@@ -14,6 +12,7 @@ from sqlalchemy import func, select, text
 
 from domain.tables import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion, Sale, StockMovement
 from frontends.ledger import Ledger
+from tests.batch_support import tillpost
 from tests.shop import make_shop, sale
 from tests.workers import free_port, start_flower, wait_until
 
@@ -199,12 +198,6 @@ def _idle_once():
     return bool(active) and not any(active.values()) and not any(reserved.values())
 
 
-def tillpost(args, env):
-    return subprocess.run(
-        [sys.executable, "-m", "frontends.cli", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(sessions, start_worker, pipeline_env):
     # Given sales posted through the workers
     with sessions.begin() as s:
@@ -218,7 +211,7 @@ def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(session
     wait_until(lambda: all_follow_ups_done(sessions), what="follow-ups")
 
     # Then `tillpost check` is ok
-    ok = tillpost(["check", "--json"], pipeline_env)
+    ok = tillpost(pipeline_env, "check", "--json")
     assert ok.returncode == 0, ok.stderr
     assert json.loads(ok.stdout) == {"ok": True, "violations": []}
 
@@ -232,7 +225,7 @@ def test_check_is_ok_after_posting_and_fails_readably_on_corrupted_stock(session
         )
 
     # Then check exits 1 and names the outlet, the SKU and both numbers
-    bad = tillpost(["check"], pipeline_env)
+    bad = tillpost(pipeline_env, "check")
     assert bad.returncode == 1
     assert "MUG" in bad.stdout and "6.000" in bad.stdout and "5.000" in bad.stdout, bad.stdout
 
