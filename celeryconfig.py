@@ -37,11 +37,12 @@ task_default_queue = "posting"
 task_routes = {
     "tasks.posting.*": {"queue": "posting"},
     "tasks.followups.*": {"queue": "followups"},
-    "tasks.sweeper.*": {"queue": "followups"},
+    "tasks.sweeper.*": {"queue": "sweeper"},
 }
 
 beat_schedule = {
-    "sweep-undone-work": {"task": "tasks.sweeper.sweep", "schedule": 30.0},
+    # Its own queue, so a follow-up backlog never delays it; a sweep not started in 25 s is dropped.
+    "sweep-undone-work": {"task": "tasks.sweeper.sweep", "schedule": 30.0, "options": {"expires": 25}},
 }
 beat_schedule_filename = str(_s.home / "celerybeat-schedule")
 

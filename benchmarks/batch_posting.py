@@ -132,7 +132,7 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
             "workers.app",
             "worker",
             "-Q",
-            "posting,followups",
+            "posting,followups,sweeper",
             "-c",
             str(workers),
             "--loglevel",

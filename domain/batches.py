@@ -105,13 +105,22 @@ def pending_in_range(session: Session, batch_id: int, first: int, last: int) -> 
     )
 
 
+def mark_enqueued(session: Session, batch_id: int) -> None:
+    """The batch's pending requests were just sent: the sweeper's clock starts now, not at staging."""
+    session.execute(
+        update(SaleRequestRow)
+        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")
+        .values(enqueued_at=func.now())
+    )
+
+
 def start_posting(session: Session, batch_id: int) -> None:
     session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "RECEIVED").values(state="POSTING"))
 
 
 def advance(session: Session, batch_id: int) -> str:
     """Move the batch as far as its requests and follow-ups allow; returns the state."""
-    state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update())
+    state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update(key_share=True))
     if state in ("RECEIVED", "POSTING"):
         pending = session.scalar(
             select(exists().where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING"))
@@ -162,14 +171,19 @@ def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) 
     if reason is not None:
         query = query.where(SaleRequestRow.reason == reason)
     history = func.jsonb_build_object(
-        "reason", SaleRequestRow.reason, "message", SaleRequestRow.message, "at", SaleRequestRow.processed_at
+        "reason",
+        SaleRequestRow.reason,
+        "message",
+        SaleRequestRow.message,
+        "at",
+        SaleRequestRow.processed_at,
+        "details",
+        SaleRequestRow.details.op("-")("previous"),
     )
     previous = func.coalesce(SaleRequestRow.details["previous"], text("'[]'::jsonb")).op("||")(
         func.jsonb_build_array(history)
     )
-    details = func.coalesce(SaleRequestRow.details, text("'{}'::jsonb")).op("||")(
-        func.jsonb_build_object("previous", previous)
-    )
+    details = func.jsonb_build_object("previous", previous)
     result = session.execute(
         query.values(
             outcome="PENDING", reason=None, message=None, processed_at=None, enqueued_at=func.now(), details=details

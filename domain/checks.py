@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.tables import (
@@ -95,33 +95,33 @@ def _points(session: Session) -> list[Violation]:
 
 
 def _sale_totals(session: Session) -> list[Violation]:
-    """A sale's total is its lines (plus GST where prices exclude it) plus the cash rounding."""
+    """A sale's subtotal and GST are its lines', and its total is the subtotal (plus GST where the
+    price excluded it) plus the cash rounding. Judged per sale from what was stored with it, so a
+    company changing its GST mode later does not make old sales look wrong."""
     amounts = func.coalesce(func.sum(SaleLine.amount), 0)
-    gst = case((Company.prices_include_gst, literal(0)), else_=func.coalesce(func.sum(SaleLine.tax), 0))
-    expected = amounts + gst + Sale.rounding_adjustment
+    line_tax = func.coalesce(func.sum(SaleLine.tax), 0)
+    before_rounding = Sale.total - Sale.rounding_adjustment
     rows = session.execute(
         select(
-            Sale.transaction_number,
-            Sale.total,
-            amounts,
-            gst,
-            Sale.rounding_adjustment,
-            expected,
-            Company.prices_include_gst,
+            Sale.transaction_number, Sale.total, Sale.subtotal, Sale.tax, Sale.rounding_adjustment, amounts, line_tax
         )
-        .join(Company, Company.id == Sale.company_id)
         .outerjoin(SaleLine, SaleLine.sale_id == Sale.id)
-        .group_by(Sale.id, Company.id)
-        .having(Sale.total != expected)
+        .group_by(Sale.id)
+        .having(
+            (Sale.subtotal != amounts)
+            | (Sale.tax != line_tax)
+            | ((before_rounding != Sale.subtotal) & (before_rounding != Sale.subtotal + Sale.tax))
+        )
         .order_by(Sale.transaction_number)
     )
-    violations = []
-    for number, total, lines, tax, rounding, due, included in rows:
-        parts = f"its lines ({lines})" if included else f"its lines ({lines}) plus GST ({tax})"
-        violations.append(
-            Violation("sale_total", f"sale {number}: total {total} but {parts} and rounding ({rounding}) come to {due}")
+    return [
+        Violation(
+            "sale_total",
+            f"sale {number}: total {total}, subtotal {subtotal}, GST {tax}, rounding {rounding}, "
+            f"but its lines come to {lines} with GST {gst}",
         )
-    return violations
+        for number, total, subtotal, tax, rounding, lines, gst in rows
+    ]
 
 
 def _tendered(session: Session) -> list[Violation]:

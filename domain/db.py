@@ -22,7 +22,26 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # SQLSTATEs worth trying again: serialization failure, deadlock, and the connection-loss classes.
-TRANSIENT_SQLSTATES = {"40001", "40P01", "57P01", "57P02", "57P03", "08000", "08003", "08006", "08001", "08004"}
+# Also: lock not available, query cancelled (statement timeout), and class 53 (out of memory, disk
+# full, too many connections): the server's trouble, not the request's.
+TRANSIENT_SQLSTATES = {
+    "40001",
+    "40P01",
+    "57P01",
+    "57P02",
+    "57P03",
+    "57014",
+    "55P03",
+    "08000",
+    "08003",
+    "08006",
+    "08001",
+    "08004",
+    "53000",
+    "53100",
+    "53200",
+    "53300",
+}
 
 
 def dumps(obj: Any) -> str:
@@ -52,7 +71,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, OperationalError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     if isinstance(exc, DBAPIError):
         code = getattr(exc.orig, "sqlstate", None)

@@ -6,8 +6,8 @@ caller's transaction, so the mark and the work commit together; a sale whose row
 is skipped, and a redelivered message changes nothing. Only sales with an outbox row are processed
 (posting always writes one per kind). The caller owns the transaction: nothing here commits.
 
-Lock order, always: follow_ups rows (by sale id, then kind) -> stock rows (by product id, then
-outlet id; they also guard that pair's reorder suggestions) -> customers (by id).
+Lock order, always: follow_ups rows (by sale id, then kind) -> stock rows (by outlet id, then
+product id, as everywhere; they also guard that pair's reorder suggestions) -> customers (by id).
 """
 
 from __future__ import annotations

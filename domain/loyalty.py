@@ -30,7 +30,9 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
     if not sales:
         return
     customer_ids = sorted({s.customer_id for s in sales})
-    session.execute(select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update())
+    session.execute(
+        select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update(key_share=True)
+    )
     left = _left_to_take_back(session, {s.original_sale_id for s in sales if s.original_sale_id is not None})
     entries = []
     for s in sales:  # in sale id order: a sale before its returns, earlier returns first

@@ -8,8 +8,8 @@ rejection is recorded in a transaction of its own: a rejected sale leaves no tra
 Two submissions of one request_id cannot both post: the sale's unique (company, request_id) key
 makes the second wait for the first and then find it (a DUPLICATE or CONFLICT).
 
-Lock order, always: intake row -> sale key -> original sale (returns) -> stock rows by product id
-(domain/stock.py).
+Lock order, always: intake row -> original sale (returns; FOR NO KEY UPDATE, so it never blocks the
+foreign-key checks of follow-ups) -> sale key -> stock rows by product id (domain/stock.py).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection, Text, bindparam, cast, func, insert, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -185,6 +186,7 @@ def _rejection_values(rejection: Rejected, line_no: int | None) -> dict[str, Any
 
 def _record(conn: Connection, intake_id: int, outcome: str, **values: Any) -> None:
     message = values.pop("message", None) or _message(outcome)
+    values["details"] = _with_history(values.pop("details", None))
     conn.execute(
         update(SaleRequestRow)
         .where(SaleRequestRow.id == intake_id)
@@ -192,6 +194,13 @@ def _record(conn: Connection, intake_id: int, outcome: str, **values: Any) -> No
             outcome=outcome, message=message, processed_at=func.now(), attempts=SaleRequestRow.attempts + 1, **values
         )
     )
+
+
+def _with_history(details: dict[str, Any] | None) -> Any:
+    """This attempt's details, keeping what earlier attempts left under `previous` (replay history)."""
+    kept = func.jsonb_strip_nulls(func.jsonb_build_object("previous", SaleRequestRow.details["previous"]))
+    merged = kept.op("||")(cast(details or {}, JSONB))
+    return func.nullif(merged, cast({}, JSONB))
 
 
 def _message(outcome: str) -> str:
@@ -281,7 +290,7 @@ def _check_return(conn: Connection, company_id: int, request: SaleRequest) -> _O
     find_original = (
         select(Sale.id, Sale.customer_id)
         .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == "sale")
-        .with_for_update()
+        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: serialises returns, not foreign-key checks
     )
     original = conn.execute(find_original).one_or_none()
     if original is None:

@@ -38,7 +38,7 @@ def check_reorder(session: Session, sale_ids: list[int]) -> None:
         )
         .join(Product, Product.id == StockLevel.product_id)
         .where(tuple_(StockLevel.outlet_id, StockLevel.product_id).in_(touched))
-        .order_by(StockLevel.product_id, StockLevel.outlet_id)
+        .order_by(StockLevel.outlet_id, StockLevel.product_id)
         .with_for_update(of=StockLevel)
     ).all()
     low = [

@@ -1,7 +1,8 @@
 """Stock on hand. Every change is an immutable movement, and on hand is kept equal to their sum.
 
-THE lock order of the whole ledger lives here: stock rows are always locked in product-id order,
-so two sales of the same products wait for each other instead of deadlocking.
+THE lock order of stock rows: by outlet id, then product id (a sale touches one outlet, so its
+rows go in product-id order), so two sales of the same products wait for each other instead of
+deadlocking. The reorder check and the stock import lock in the same order.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ With no URL configured, every command starts (or reuses) the embedded servers of
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -39,11 +40,14 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from domain.db import in_transaction
     from domain.masterdata import import_csv
 
-    sessions = _sessions()
-    with open(args.file, newline="", encoding="utf-8-sig") as stream, sessions.begin() as session:
-        report = import_csv(session, args.kind, stream)
+    try:
+        content = Path(args.file).read_text(encoding="utf-8-sig")
+    except (UnicodeDecodeError, IsADirectoryError) as exc:
+        raise BadInput(f"{args.file}: not a UTF-8 CSV file ({exc})") from None
+    report = in_transaction(_sessions(), lambda session: import_csv(session, args.kind, io.StringIO(content)))
     print(f"{report.kind}: {report.rows} row(s), {report.inserted} inserted, {report.updated} updated")
     return 0
 
@@ -392,6 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["worker"] and not {"-h", "--help"} & set(argv[1:2]):
+        # Everything after `worker` belongs to Celery (argparse would take --concurrency for its own).
+        return cmd_worker(argparse.Namespace(celery_args=argv[1:]))
     args = build_parser().parse_args(argv)
     try:
         return int(args.run(args))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -32,16 +33,16 @@ def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, 
     config = settings.load()
     embedded.ensure_running(config)
     url = settings.load().database_url
-    print("1/5 database migrated", flush=True)
+    print("1/5 database migrated", file=sys.stderr, flush=True)
     upgrade(url)
     sessions = session_factory(make_engine(url))
     load_shop(sessions)
-    print("2/5 demo shop imported: 4 outlets, 120 products, 300 members", flush=True)
+    print("2/5 demo shop imported: 4 outlets, 120 products, 300 members", file=sys.stderr, flush=True)
     path, day = write_day(sessions, config.home, sales)
-    print(f"3/5 {sales:,} sales of {day} written to {path}", flush=True)
+    print(f"3/5 {sales:,} sales of {day} written to {path}", file=sys.stderr, flush=True)
     worker = _start_workers(workers, config.home / "demo" / "workers.log") if start_workers else None
     try:
-        print(f"4/5 posting with {workers} worker process(es)", flush=True)
+        print(f"4/5 posting with {workers} worker process(es)", file=sys.stderr, flush=True)
         started = time.monotonic()
         batch_id = post_file(sessions, path)
         follow(sessions, batch_id, until=("DONE",))
@@ -51,7 +52,11 @@ def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, 
             processes.stop_process(worker)
     with sessions() as session:
         document = batch_report.batch_show(session, batch_id)
-    print(f"5/5 batch {batch_id} {document['state']} in {elapsed:.1f}s ({sales / elapsed:,.0f} sales/s)", flush=True)
+    print(
+        f"5/5 batch {batch_id} {document['state']} in {elapsed:.1f}s ({sales / elapsed:,.0f} sales/s)",
+        file=sys.stderr,
+        flush=True,
+    )
     return document
 
 

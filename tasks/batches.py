@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from celery import shared_task
@@ -29,6 +30,7 @@ def enqueue_batch(sessions: sessionmaker[Session], batch_id: int, chunk: int = 2
         for first, last in batches.id_ranges(session, batch_id, chunk):
             post_batch_range.delay(batch_id, first, last)
             sent += 1
+    in_transaction(sessions, partial(batches.mark_enqueued, batch_id=batch_id))
     if not sent:
         in_transaction(sessions, lambda s: batches.advance(s, batch_id))
     return sent

@@ -16,12 +16,9 @@ def sessions() -> sessionmaker[Session]:
     """This process's session factory. A forked child gets its own engine, never its parent's sockets."""
     global _made
     if _made is None or _made[0] != os.getpid():
-        url = os.environ.get("TILLPOST_DATABASE_URL")
-        if not url:
-            from runtime import settings
+        from runtime import settings
 
-            url = settings.load().database_url
-        engine = make_engine(url, pool_size=2, max_overflow=2)
+        engine = make_engine(settings.load().database_url, pool_size=2, max_overflow=2)
         _made = (os.getpid(), session_factory(engine))
     return _made[1]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -13,6 +14,8 @@ from domain.db import in_transaction
 from domain.errors import TransientError
 from tasks import db
 
+log = logging.getLogger(__name__)
+
 
 def _run(task: Any, work: Callable[..., int], sale_ids: list[int]) -> int:
     """Run one follow-up over a set of sales, then let their batches move on (POSTED -> DONE)."""
@@ -22,6 +25,13 @@ def _run(task: Any, work: Callable[..., int], sale_ids: list[int]) -> int:
         db.advance_batches(in_transaction(sessions, partial(batches.batches_of_sales, sale_ids=sale_ids)))
     except TransientError as exc:
         raise task.retry(exc=exc, countdown=min(60, 2 ** min(task.request.retries, 6))) from exc
+    except Exception:
+        if len(sale_ids) == 1:
+            raise  # this sale's follow-up stays open: visible, and swept again later
+        log.exception("%s failed for a set of %d sales; running them one by one", task.name, len(sale_ids))
+        for sale_id in sale_ids:  # so one bad sale cannot hold back the rest of its set
+            task.apply_async(([sale_id],))
+        return 0
     return done
 
 

@@ -12,6 +12,7 @@ from celery import shared_task
 from domain import batches
 from domain.db import in_transaction
 from domain.errors import NotFound, TransientError
+from domain.intake import mark_enqueued
 from domain.posting import post_request, record_failure
 from tasks import db
 from tasks.followups import enqueue_follow_ups
@@ -55,10 +56,11 @@ def post_chunk(task: Any, intake_ids: list[int], deferrals: int = 0) -> dict[str
             elif result.outcome == "PENDING":
                 deferred.append(result.intake_id)
     except TransientError as exc:
-        enqueue_follow_ups(posted)
         raise task.retry(exc=exc, countdown=min(60, 2 ** min(task.request.retries, 6))) from exc
-    enqueue_follow_ups(posted)
+    finally:
+        enqueue_follow_ups(posted)  # whatever happened to the rest, these sales committed
     if deferred and deferrals < MAX_DEFERRALS:
+        in_transaction(sessions, partial(mark_enqueued, intake_ids=deferred))  # the sweeper leaves them be
         post_requests.apply_async((deferred,), {"deferrals": deferrals + 1}, countdown=min(30, 1 + deferrals))
     db.advance_batches(in_transaction(sessions, partial(batches.batches_of_requests, intake_ids=intake_ids)))
     return dict(counts)

@@ -50,7 +50,7 @@ class Worker:
             "workers.app",
             "worker",
             "-Q",
-            "posting,followups",
+            "posting,followups,sweeper",
             "-c",
             str(concurrency),
             "-E",

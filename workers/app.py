@@ -11,4 +11,4 @@ app.config_from_object("celeryconfig")
 app.conf.include = ["tasks.posting", "tasks.batches", "tasks.followups", "tasks.sweeper"]
 app.set_default()
 
-QUEUES = ("posting", "followups")
+QUEUES = ("posting", "followups", "sweeper")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -153,3 +154,27 @@ def test_batch_report_lists_every_request_in_file_order_with_line_numbers(sessio
         ["4", "B-3", "PENDING", ""],
     ]
     assert "line 2: not valid JSON" in lines[2]
+
+
+def test_worker_passes_every_extra_argument_to_celery(pipeline_env, tmp_path, sessions):
+    # When `tillpost worker` is given Celery's own options
+    log = tmp_path / "worker.log"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "frontends.cli", "worker", "--concurrency", "1", "-n", "cli-test@%h"],
+        env=pipeline_env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        # Then Celery takes them: the worker comes up under that name with one pool process
+        wait_until(
+            lambda: "cli-test@" in log.read_text() and " ready." in log.read_text(),
+            timeout=60,
+            what=f"the worker to start:\n{log.read_text()[-2000:] if log.exists() else ''}",
+        )
+        assert "concurrency: 1 (prefork)" in log.read_text()
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
