@@ -106,12 +106,9 @@ def pending_in_range(session: Session, batch_id: int, first: int, last: int) -> 
 
 
 def mark_enqueued(session: Session, batch_id: int) -> None:
-    """The batch's pending requests were just sent: the sweeper's clock starts now, not at staging."""
-    session.execute(
-        update(SaleRequestRow)
-        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")
-        .values(enqueued_at=func.now())
-    )
+    """The batch's requests were just sent: the sweeper's clock starts now, not at staging.
+    One row, not one per request: a mass update would fight the workers for the intake rows."""
+    session.execute(update(Batch).where(Batch.id == batch_id).values(enqueued_at=func.now()))
 
 
 def start_posting(session: Session, batch_id: int) -> None:

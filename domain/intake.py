@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from domain.batchfiles import printable, storable
 from domain.requests import fingerprint_of
-from domain.tables import SaleRequestRow
+from domain.tables import Batch, SaleRequestRow
 
 
 def request_id_of(payload: Any) -> str:
@@ -74,16 +74,19 @@ def mark_enqueued(session: Session, intake_ids: list[int]) -> None:
 def stale_pending(session: Session, older_than: timedelta, limit: int) -> list[int]:
     """Requests still PENDING although they were last enqueued `older_than` ago (or never):
     their message was lost (Redis flushed, worker killed before redelivery). Marked enqueued again.
-    A request counts as enqueued from the moment it is received (`enqueued_at` defaults to now())."""
+    A request counts as enqueued from the moment it is received (`enqueued_at` defaults to now()),
+    or from when its batch was last sent, whichever is later."""
     cutoff = func.now() - older_than
+    batch_sent = select(Batch.enqueued_at).where(Batch.id == SaleRequestRow.batch_id).scalar_subquery()
     ids = list(
         session.scalars(
             select(SaleRequestRow.id)
             .where(SaleRequestRow.outcome == "PENDING")
             .where(SaleRequestRow.enqueued_at < cutoff)
+            .where(func.coalesce(batch_sent, SaleRequestRow.enqueued_at) < cutoff)
             .order_by(SaleRequestRow.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=SaleRequestRow, skip_locked=True)
         )
     )
     if ids:

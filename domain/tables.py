@@ -184,6 +184,7 @@ class Batch(Base):
     created_at: Mapped[datetime] = _now()
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last sent; the sweeper's clock
     __table_args__ = (CheckConstraint("state IN ('RECEIVED', 'POSTING', 'POSTED', 'DONE')", name="state"),)
 
 
