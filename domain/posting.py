@@ -119,23 +119,21 @@ def decide(session: Session, intake_id: int) -> Posted:
         outlet = _Outlet(
             row.outlet_id, request.outlet, row.company_id, row.prices_include_gst, row.oversell_pos, row.oversell_web
         )
+        people = _people(request, row.cashier_id, row.customer_id)
         fingerprint = request.fingerprint()
-        existing = conn.execute(
-            _EXISTING_SALE, {"company_id": outlet.company_id, "request_id": request.request_id}
-        ).one_or_none()
-        if existing is not None:
-            outcome = "DUPLICATE" if existing.fingerprint == fingerprint else "CONFLICT"
+        if row.existing_sale_id is not None:
+            outcome = "DUPLICATE" if row.existing_fingerprint == fingerprint else "CONFLICT"
             _record(
                 conn,
                 intake_id,
                 outcome,
-                sale_id=existing.id,
-                existing_fingerprint=existing.fingerprint,
+                sale_id=row.existing_sale_id,
+                existing_fingerprint=row.existing_fingerprint,
                 company_id=outlet.company_id,
                 fingerprint=fingerprint,
             )
-            return Posted(intake_id, outcome, existing.id)
-        sale_id = write_sale(conn, outlet, request, fingerprint, row.batch_id)
+            return Posted(intake_id, outcome, row.existing_sale_id)
+        sale_id = write_sale(conn, outlet, request, fingerprint, people, row.batch_id)
     except OriginalStillPending:
         return Posted(intake_id, "PENDING")  # nothing recorded: the caller tries it again after the original
     except Rejected as rejection:
@@ -157,15 +155,26 @@ _INTAKE_WITH_OUTLET = (
         Company.prices_include_gst,
         Company.oversell_pos,
         Company.oversell_web,
+        Sale.id.label("existing_sale_id"),
+        Sale.fingerprint.label("existing_fingerprint"),
+        User.id.label("cashier_id"),
+        Customer.id.label("customer_id"),
     )
     .select_from(SaleRequestRow)
     .outerjoin(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
     .outerjoin(Company, Company.id == Outlet.company_id)
+    .outerjoin(
+        User, (User.company_id == Outlet.company_id) & (User.username == SaleRequestRow.payload["cashier"].astext)
+    )
+    .outerjoin(
+        Customer,
+        (Customer.company_id == Outlet.company_id) & (Customer.code == SaleRequestRow.payload["customer"].astext),
+    )
+    # A sale already posted under this request_id (a sale posted after this statement began is
+    # caught by the sale key's ON CONFLICT in _insert_sale instead).
+    .outerjoin(Sale, (Sale.company_id == Outlet.company_id) & (Sale.request_id == SaleRequestRow.request_id))
     .where(SaleRequestRow.id == bindparam("intake_id"))
     .with_for_update(of=SaleRequestRow)
-)
-_EXISTING_SALE = select(Sale.id, Sale.fingerprint).where(
-    Sale.company_id == bindparam("company_id"), Sale.request_id == bindparam("request_id")
 )
 
 
@@ -186,7 +195,9 @@ def _rejection_values(rejection: Rejected, line_no: int | None) -> dict[str, Any
 
 def _record(conn: Connection, intake_id: int, outcome: str, **values: Any) -> None:
     message = values.pop("message", None) or _message(outcome)
-    values["details"] = _with_history(values.pop("details", None))
+    details = values.pop("details", None)
+    if details:  # none: the column keeps what replay left in it (its history)
+        values["details"] = _with_history(details)
     conn.execute(
         update(SaleRequestRow)
         .where(SaleRequestRow.id == intake_id)
@@ -196,11 +207,11 @@ def _record(conn: Connection, intake_id: int, outcome: str, **values: Any) -> No
     )
 
 
-def _with_history(details: dict[str, Any] | None) -> Any:
-    """This attempt's details, keeping what earlier attempts left under `previous` (replay history)."""
+def _with_history(details: dict[str, Any]) -> Any:
+    """This attempt's details, keeping what earlier attempts left under `previous` (replay history).
+    Replay leaves nothing but `previous` in the column, so an outcome without details keeps it as is."""
     kept = func.jsonb_strip_nulls(func.jsonb_build_object("previous", SaleRequestRow.details["previous"]))
-    merged = kept.op("||")(cast(details or {}, JSONB))
-    return func.nullif(merged, cast({}, JSONB))
+    return kept.op("||")(cast(details, JSONB))
 
 
 def _message(outcome: str) -> str:
@@ -221,7 +232,14 @@ class _Outlet:
     oversell_web: str
 
 
-def write_sale(conn: Connection, outlet: _Outlet, request: SaleRequest, fingerprint: str, batch_id: int | None) -> int:
+def write_sale(
+    conn: Connection,
+    outlet: _Outlet,
+    request: SaleRequest,
+    fingerprint: str,
+    people: tuple[int | None, int | None],
+    batch_id: int | None,
+) -> int:
     """Write sale, lines, tenders, stock movements and the follow-up outbox; raise on any rejection.
 
     Every rule is checked before the first write except stock, which is known only once its rows
@@ -229,7 +247,7 @@ def write_sale(conn: Connection, outlet: _Outlet, request: SaleRequest, fingerpr
     """
     company_id = outlet.company_id
     products = _products(conn, company_id, {line.sku for line in request.lines})
-    cashier_id, customer_id = _people(conn, company_id, request)
+    cashier_id, customer_id = people
     original_id = None
     if request.kind is Kind.RETURN and request.original_request_id:
         original = _check_return(conn, company_id, request)
@@ -253,13 +271,8 @@ def _products(conn: Connection, company_id: int, skus: set[str]) -> dict[str, Pr
     return {row.sku: ProductInfo(*row) for row in rows}
 
 
-def _people(conn: Connection, company_id: int, request: SaleRequest) -> tuple[int | None, int | None]:
-    """The cashier's and the customer's ids, looked up in one round trip; unknown ones are rejected."""
-    if request.cashier is None and request.customer is None:
-        return None, None
-    cashier = select(User.id).where(User.company_id == company_id, User.username == request.cashier)
-    customer = select(Customer.id).where(Customer.company_id == company_id, Customer.code == request.customer)
-    cashier_id, customer_id = conn.execute(select(cashier.scalar_subquery(), customer.scalar_subquery())).one()
+def _people(request: SaleRequest, cashier_id: int | None, customer_id: int | None) -> tuple[int | None, int | None]:
+    """The cashier's and customer's ids (read with the request, within its company); unknown ones reject."""
     if request.cashier is not None and cashier_id is None:
         raise UnknownCashier(f"cashier {request.cashier!r} is not a user of this company", cashier=request.cashier)
     if request.customer is not None and customer_id is None:
