@@ -30,7 +30,7 @@ from sqlalchemy import make_url, select, text  # noqa: E402
 from domain import batch_report, batches, followups  # noqa: E402
 from domain.batchfiles import read_batch  # noqa: E402
 from domain.db import in_transaction, make_engine, session_factory  # noqa: E402
-from domain.posting import post_request  # noqa: E402
+from domain.posting import Catalogue, post_request  # noqa: E402
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow  # noqa: E402
 from frontends.demo import load_shop  # noqa: E402
 from frontends.demo_data import day_of_sales  # noqa: E402
@@ -74,7 +74,11 @@ def plain_loop(db_url: str, path: Path) -> float:
                 select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id).order_by(SaleRequestRow.id)
             )
         )
-    posted = [r.sale_id for r in (post_request(sessions, i) for i in ids) if r.newly_posted and r.sale_id]
+    posted = []
+    for start in range(0, len(ids), 200):  # chunks of 200, as the queue's messages are
+        catalogue = Catalogue()
+        results = (post_request(sessions, i, catalogue) for i in ids[start : start + 200])
+        posted += [r.sale_id for r in results if r.newly_posted and r.sale_id]
     for start in range(0, len(posted), 200):
         chunk = posted[start : start + 200]
         in_transaction(sessions, lambda s, c=chunk: followups.run_reorder(s, c))

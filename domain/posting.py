@@ -69,15 +69,16 @@ class Posted:
     newly_posted: bool = False
 
 
-def post_request(sessions: sessionmaker[Session], intake_id: int) -> Posted:
+def post_request(sessions: sessionmaker[Session], intake_id: int, catalogue: Catalogue | None = None) -> Posted:
     """Post one received request (retried on deadlock or lost connection).
 
     Safe to call twice or in parallel: a request whose outcome is already recorded is left as is.
     Outcome PENDING means "not decided yet": a return whose original sale is still in flight.
+    A `catalogue` shared by the requests of one chunk reads each product once for the chunk.
     """
     for _ in range(3):
         try:
-            return in_transaction(sessions, partial(decide, intake_id=intake_id))
+            return in_transaction(sessions, partial(decide, intake_id=intake_id, catalogue=catalogue))
         except _Undo as undo:  # the sale's transaction rolled back; now record why, on its own
             return in_transaction(sessions, partial(_record_rejection, intake_id=intake_id, rejection=undo.rejection))
         except _PostedMeanwhile:
@@ -105,7 +106,25 @@ class _PostedMeanwhile(Exception):
     """The sale key was taken by a submission that committed while this one was deciding."""
 
 
-def decide(session: Session, intake_id: int) -> Posted:
+class Catalogue:
+    """Products read while posting one chunk of requests (a second or so), by company and SKU.
+
+    The chunk's sales see each product as it was when the chunk first needed it: no different from
+    a catalogue import landing between two chunks. Unknown SKUs are asked for again every time.
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, str], ProductInfo] = {}
+
+    def products(self, conn: Connection, company_id: int, skus: set[str]) -> dict[str, ProductInfo]:
+        missing = {sku for sku in skus if (company_id, sku) not in self._known}
+        if missing:
+            for info in _read_products(conn, company_id, missing):
+                self._known[(company_id, info.sku)] = info
+        return {sku: self._known[(company_id, sku)] for sku in skus if (company_id, sku) in self._known}
+
+
+def decide(session: Session, intake_id: int, catalogue: Catalogue | None = None) -> Posted:
     conn = session.connection()  # Core on the session's connection: the ORM adds nothing here
     row = conn.execute(_INTAKE_WITH_OUTLET, {"intake_id": intake_id}).one_or_none()
     if row is None:
@@ -133,7 +152,7 @@ def decide(session: Session, intake_id: int) -> Posted:
                 fingerprint=fingerprint,
             )
             return Posted(intake_id, outcome, row.existing_sale_id)
-        sale_id = write_sale(conn, outlet, request, fingerprint, people, row.batch_id)
+        sale_id = write_sale(conn, outlet, request, fingerprint, people, row.batch_id, catalogue or Catalogue())
     except OriginalStillPending:
         return Posted(intake_id, "PENDING")  # nothing recorded: the caller tries it again after the original
     except Rejected as rejection:
@@ -239,6 +258,7 @@ def write_sale(
     fingerprint: str,
     people: tuple[int | None, int | None],
     batch_id: int | None,
+    catalogue: Catalogue,
 ) -> int:
     """Write sale, lines, tenders, stock movements and the follow-up outbox; raise on any rejection.
 
@@ -246,7 +266,7 @@ def write_sale(
     are locked: a stock rejection comes out as _Undo, so the caller rolls the transaction back.
     """
     company_id = outlet.company_id
-    products = _products(conn, company_id, {line.sku for line in request.lines})
+    products = catalogue.products(conn, company_id, {line.sku for line in request.lines})
     cashier_id, customer_id = people
     original_id = None
     if request.kind is Kind.RETURN and request.original_request_id:
@@ -262,13 +282,13 @@ def write_sale(
     return sale_id
 
 
-def _products(conn: Connection, company_id: int, skus: set[str]) -> dict[str, ProductInfo]:
+def _read_products(conn: Connection, company_id: int, skus: set[str]) -> list[ProductInfo]:
     rows = conn.execute(
         select(Product.id, Product.sku, Product.name, Product.price, Product.gst_rate, Product.track_inventory).where(
             Product.company_id == company_id, Product.sku.in_(skus)
         )
     )
-    return {row.sku: ProductInfo(*row) for row in rows}
+    return [ProductInfo(*row) for row in rows]
 
 
 def _people(request: SaleRequest, cashier_id: int | None, customer_id: int | None) -> tuple[int | None, int | None]:

@@ -13,7 +13,7 @@ from domain import batches
 from domain.db import in_transaction
 from domain.errors import NotFound, TransientError
 from domain.intake import mark_enqueued
-from domain.posting import post_request, record_failure
+from domain.posting import Catalogue, post_request, record_failure
 from tasks import db
 from tasks.followups import enqueue_follow_ups
 
@@ -38,10 +38,11 @@ def post_chunk(task: Any, intake_ids: list[int], deferrals: int = 0) -> dict[str
     posted: list[int] = []
     deferred: list[int] = []
     counts: Counter[str] = Counter()
+    catalogue = Catalogue()
     try:
         for intake_id in intake_ids:
             try:
-                result = post_request(sessions, intake_id)
+                result = post_request(sessions, intake_id, catalogue)
             except NotFound:
                 counts["MISSING"] += 1
                 continue
