@@ -185,7 +185,7 @@ class Batch(Base):
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last sent; the sweeper's clock
-    __table_args__ = (CheckConstraint("state IN ('RECEIVED', 'POSTING', 'POSTED', 'DONE')", name="state"),)
+    __table_args__ = (CheckConstraint("state IN ('RECEIVED', 'POSTING', 'POSTED', 'ATTENTION', 'DONE')", name="state"),)
 
 
 class SaleRequestRow(Base):
@@ -296,16 +296,26 @@ class Tender(Base):
 
 
 class FollowUp(Base):
-    """Outbox: written in the sale's own transaction; `done_at` set when the follow-up has run."""
+    """Outbox: written in the sale's own transaction; `done_at` set when the follow-up has run.
+
+    A follow-up whose work keeps failing with the same non-transient error is retried a bounded
+    number of times (`attempts`), then marked `failed_at` with its `error`: never retried for
+    ever, never swept again until `tillpost followups retry` clears the mark.
+    """
 
     __tablename__ = "follow_ups"
     sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(10), primary_key=True)
     created_at: Mapped[datetime] = _now()
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    error: Mapped[str | None] = mapped_column(Text)
     __table_args__ = (
         CheckConstraint("kind IN ('REORDER', 'LOYALTY', 'RECEIPT')", name="kind"),
-        Index("ix_follow_ups_open", "created_at", postgresql_where=text("done_at IS NULL")),
+        CheckConstraint("done_at IS NULL OR failed_at IS NULL", name="done_or_failed"),
+        Index("ix_follow_ups_open", "created_at", postgresql_where=text("done_at IS NULL AND failed_at IS NULL")),
+        Index("ix_follow_ups_failed", "sale_id", postgresql_where=text("failed_at IS NOT NULL")),
     )
 
 
@@ -344,3 +354,13 @@ class Receipt(Base):
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = _now()
+
+
+class Heartbeat(Base):
+    """When a recurring job (the sweeper) last ran, and what it did: `batch show` and `check`
+    warn when it is overdue, so a recovery that stopped is seen instead of trusted."""
+
+    __tablename__ = "heartbeats"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    at: Mapped[datetime] = _now()
+    details: Mapped[Any | None] = mapped_column(JSONB)

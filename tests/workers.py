@@ -5,6 +5,7 @@ Tests use their own Redis database index, so they never eat a developer's queues
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -17,22 +18,39 @@ from pathlib import Path
 import redis
 from kombu.utils.url import url_to_parts
 
-# Tests use a Redis database of their own (not 0), chosen per test run so that two runs on one
-# machine (two developers, or a developer and CI) do not eat each other's messages.
-TEST_REDIS_DB = 1 + (os.getpid() % 15)
+# Tests use a Redis database of their own (1..15, never 0), claimed per test run with a key in
+# database 0, so that parallel runs on one machine (developers, agents, CI) never eat each other's
+# messages. The claim expires on its own if a run dies without releasing it.
+_claimed: list[int] = []
+
+
+def _claim_db(admin: redis.Redis) -> int:
+    if not _claimed:
+        for db in [*range(1 + os.getpid() % 15, 16), *range(1, 1 + os.getpid() % 15)]:
+            if admin.set(f"tillpost-test-db:{db}", os.getpid(), nx=True, ex=3 * 3600):
+                _claimed.append(db)
+                atexit.register(admin.delete, f"tillpost-test-db:{db}")
+                break
+        else:
+            raise RuntimeError("every Redis database 1..15 is claimed by another test run")
+    return _claimed[0]
 
 
 def test_broker_url(url: str) -> str:
     if url.startswith("redis+socket://"):
-        return url.split("?")[0] + f"?virtual_host={TEST_REDIS_DB}"
+        path = url.split("?")[0]
+        db = _claim_db(redis.Redis(unix_socket_path=path[len("redis+socket://") :]))
+        return path + f"?virtual_host={db}"
     scheme, host, port, user, password, _, _ = url_to_parts(url)
     auth = f"{user or ''}:{password}@" if password else ""
-    return f"{scheme}://{auth}{host}:{port or 6379}/{TEST_REDIS_DB}"
+    db = _claim_db(redis.Redis(host=host or "localhost", port=port or 6379, password=password))
+    return f"{scheme}://{auth}{host}:{port or 6379}/{db}"
 
 
 def redis_client(url: str) -> redis.Redis:
+    """A client on the test run's own database of the test broker URL."""
     if url.startswith("redis+socket://"):
-        return redis.Redis(unix_socket_path=url.split("?")[0][len("redis+socket://") :], db=TEST_REDIS_DB)
+        return redis.Redis(unix_socket_path=url.split("?")[0][len("redis+socket://") :], db=_claimed[0])
     return redis.Redis.from_url(url)
 
 
