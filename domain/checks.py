@@ -4,6 +4,7 @@ in a shop manager's words, which outlet, product, customer, sale or request is o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -35,6 +36,9 @@ def check_ledger(session: Session) -> list[Violation]:
     return [
         *_stock(session),
         *_points(session),
+        *_negative_points(session),
+        *_returns_within_sales(session),
+        *_refunds_within_totals(session),
         *_sale_totals(session),
         *_tendered(session),
         *_requests(session),
@@ -92,6 +96,95 @@ def _points(session: Session) -> list[Violation]:
         )
         for company, code, points, total in rows
     ]
+
+
+def _negative_points(session: Session) -> list[Violation]:
+    """No balance is below zero: a return never takes back more than its sale earned, and one
+    without its sale never more than the customer holds."""
+    rows = session.execute(
+        select(Company.code, Customer.code, Customer.points)
+        .join(Company, Company.id == Customer.company_id)
+        .where(Customer.points < 0)
+        .order_by(Company.code, Customer.code)
+    )
+    return [
+        Violation("loyalty", f"company {company} customer {code}: a balance of {points} points, below zero")
+        for company, code, points in rows
+    ]
+
+
+def _returns_within_sales(session: Session) -> list[Violation]:
+    """The returns of a sale never give back more of a SKU than it sold, in quantity, amount or GST,
+    nor refund more than its total (returns are stored negative)."""
+    sold = (
+        select(
+            SaleLine.sale_id,
+            SaleLine.sku,
+            func.sum(SaleLine.quantity).label("quantity"),
+            func.sum(SaleLine.amount).label("amount"),
+            func.sum(SaleLine.tax).label("tax"),
+        )
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(Sale.kind == "sale")
+        .group_by(SaleLine.sale_id, SaleLine.sku)
+        .subquery()
+    )
+    back = (
+        select(
+            Sale.original_sale_id.label("sale_id"),
+            SaleLine.sku,
+            (-func.sum(SaleLine.quantity)).label("quantity"),
+            (-func.sum(SaleLine.amount)).label("amount"),
+            (-func.sum(SaleLine.tax)).label("tax"),
+        )
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .where(Sale.original_sale_id.is_not(None))
+        .group_by(Sale.original_sale_id, SaleLine.sku)
+        .subquery()
+    )
+    figures = [(back.c[name], func.coalesce(sold.c[name], 0)) for name in ("quantity", "amount", "tax")]
+    rows = session.execute(
+        select(Sale.transaction_number, back.c.sku, *(f for pair in figures for f in pair))
+        .select_from(back)
+        .join(Sale, Sale.id == back.c.sale_id)
+        .outerjoin(sold, and_(sold.c.sale_id == back.c.sale_id, sold.c.sku == back.c.sku))
+        .where(or_(*(returned > had for returned, had in figures)))
+        .order_by(Sale.transaction_number, back.c.sku)
+    )
+    violations = []
+    for number, sku, qty, sold_qty, amount, paid, tax, gst in rows:
+        over = [
+            f"quantity {_plain(qty)} of {_plain(sold_qty)} sold" if qty > sold_qty else "",
+            f"{amount} of {paid} paid" if amount > paid else "",
+            f"GST {tax} of {gst}" if tax > gst else "",
+        ]
+        text = ", ".join(part for part in over if part)
+        violations.append(Violation("returns", f"sale {number} sku {sku}: its returns give back {text}"))
+    return violations
+
+
+def _refunds_within_totals(session: Session) -> list[Violation]:
+    """Nor do its refunds, cash rounding included, come to more than its total."""
+    refunded = (
+        select(Sale.original_sale_id.label("sale_id"), (-func.sum(Sale.total)).label("refunded"))
+        .where(Sale.original_sale_id.is_not(None))
+        .group_by(Sale.original_sale_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Sale.transaction_number, refunded.c.refunded, Sale.total)
+        .join(refunded, refunded.c.sale_id == Sale.id)
+        .where(refunded.c.refunded > Sale.total)
+        .order_by(Sale.transaction_number)
+    )
+    return [
+        Violation("returns", f"sale {number}: its returns refund {back} of the {total} it took")
+        for number, back, total in rows
+    ]
+
+
+def _plain(quantity: Decimal) -> str:
+    return format(quantity.normalize(), "f")
 
 
 def _sale_totals(session: Session) -> list[Violation]:

@@ -76,9 +76,17 @@ class UnknownOriginal(Rejected):
 
 
 class ReturnExceedsSale(Rejected):
-    """A return gives back more of a SKU than its original sale sold (less earlier returns)."""
+    """A return gives back more of a SKU than its original sale sold (less earlier returns), or
+    names a unit price above what was paid for it."""
 
     code = "RETURN_EXCEEDS_SALE"
+
+
+class ReturnMismatch(Rejected):
+    """A return contradicts its original sale: it names another customer, or a unit price below
+    what was paid (a refund of a known sale is always what was paid)."""
+
+    code = "RETURN_MISMATCH"
 
 
 class TenderShort(Rejected):
@@ -133,6 +141,7 @@ REASON_CODES = tuple(
         TenderMismatch,
         UnknownOriginal,
         ReturnExceedsSale,
+        ReturnMismatch,
         InternalError,
     )
 )
@@ -170,3 +179,18 @@ class NotFound(TillpostError):
 
     def __str__(self) -> str:
         return f"no {self.what} {self.key!r}"
+
+
+@dataclass
+class AmbiguousCode(TillpostError):
+    """A code unique only within a company matched in several companies, and none was named."""
+
+    what: str
+    key: str
+    companies: list[str]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} {self.key!r} exists in {len(self.companies)} companies ({', '.join(self.companies)}): "
+            "name one with --company CODE"
+        )

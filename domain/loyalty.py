@@ -1,9 +1,23 @@
 """Loyalty points: one ledger entry per sale with a customer, and a balance that always equals the
-sum of the customer's ledger (DOMAIN.md "Follow-ups")."""
+sum of the customer's ledger (DOMAIN.md "Follow-ups").
+
+A sale earns floor(total / dollars_per_point). A return of a known sale takes back from that sale's
+member what the sale's remainder stops earning: floor(remainder before it / rate) - floor(remainder
+after it / rate), the remainder being the sale's total less the refunds of its returns up to and
+including this one (in the order they were posted). Those figures are stored with the sales, so the
+outcome never depends on the order the follow-ups run in, and a sale returned in parts ends exactly
+where one whole return would: the sale earned - what its remainder earns. It never takes back more
+than the sale earned less what its earlier returns took. A return without its sale takes back
+floor(refund / rate), but never more than the customer holds: its balance never goes below zero.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
@@ -17,33 +31,31 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
     """Write each sale's entry (zero points too, so the ledger shows the sale; nothing for a walk-in),
     then set each touched customer's balance to the sum of its ledger.
 
-    A sale earns floor(total / dollars_per_point). A return takes back floor(|total| / rate), but
-    never more than its original sale earned less what earlier returns of it already took back.
     Customers are locked (by id) before anything is read, so two returns of one sale take turns.
     """
-    sales = session.execute(
-        select(Sale.id, Sale.kind, Sale.customer_id, Sale.total, Sale.original_sale_id, Company.dollars_per_point)
-        .join(Company, Company.id == Sale.company_id)
-        .where(Sale.id.in_(sale_ids), Sale.customer_id.is_not(None))
-        .order_by(Sale.id)
-    ).all()
+    sales = _to_count(session, sale_ids)
     if not sales:
         return
     customer_ids = sorted({s.customer_id for s in sales})
     session.execute(
         select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update(key_share=True)
     )
-    left = _left_to_take_back(session, {s.original_sale_id for s in sales if s.original_sale_id is not None})
+    originals = {s.original_sale_id for s in sales if s.original_sale_id is not None}
+    left = _left_to_take_back(session, originals)
+    remainders = _Remainders(session, originals)
+    balance = _balances(session, customer_ids)
     entries = []
     for s in sales:  # in sale id order: a sale before its returns, earlier returns first
         if s.kind == "sale":
             points = loyalty_points(s.total, s.dollars_per_point)
-        else:
-            back = loyalty_points(-s.total, s.dollars_per_point)
-            if s.original_sale_id is not None:
-                back = min(back, left[s.original_sale_id])
-                left[s.original_sale_id] -= back
+        elif s.original_sale_id is not None:
+            stops = remainders.stops_earning(s.original_sale_id, s.id, s.dollars_per_point)
+            back = min(stops, left[s.original_sale_id])
+            left[s.original_sale_id] -= back
             points = -back
+        else:
+            points = -min(loyalty_points(-s.total, s.dollars_per_point), max(balance[s.customer_id], 0))
+        balance[s.customer_id] += points
         entries.append({"customer_id": s.customer_id, "sale_id": s.id, "points": points})
     session.execute(pg_insert(LoyaltyEntry).values(entries).on_conflict_do_nothing(index_elements=["sale_id"]))
     ledger = (
@@ -52,6 +64,68 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
         .scalar_subquery()
     )
     session.execute(update(Customer).where(Customer.id.in_(customer_ids)).values(points=ledger))
+
+
+def _to_count(session: Session, sale_ids: list[int]) -> list[Any]:
+    """The sales among these with a member and no entry yet. A return of a known sale counts for its
+    sale's member (posting rejects a return naming anyone else)."""
+    member = case((Sale.original_sale_id.is_not(None), _Original.customer_id), else_=Sale.customer_id)
+    counted = exists().where(LoyaltyEntry.sale_id == Sale.id)
+    return list(
+        session.execute(
+            select(
+                Sale.id,
+                Sale.kind,
+                member.label("customer_id"),
+                Sale.total,
+                Sale.original_sale_id,
+                Company.dollars_per_point,
+            )
+            .join(Company, Company.id == Sale.company_id)
+            .outerjoin(_Original, _Original.id == Sale.original_sale_id)
+            .where(Sale.id.in_(sale_ids), member.is_not(None), ~counted)
+            .order_by(Sale.id)
+        )
+    )
+
+
+class _Remainders:
+    """What is left of each original sale's total before and after each of its returns."""
+
+    def __init__(self, session: Session, original_ids: set[int]) -> None:
+        self._totals: dict[int, Decimal] = {}
+        self._returns: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+        if not original_ids:
+            return
+        for sale_id, total in session.execute(select(Sale.id, Sale.total).where(Sale.id.in_(original_ids))):
+            self._totals[sale_id] = total
+        returns = session.execute(
+            select(Sale.original_sale_id, Sale.id, Sale.total)
+            .where(Sale.original_sale_id.in_(original_ids))
+            .order_by(Sale.id)
+        )
+        for original_id, return_id, total in returns:
+            if original_id is not None:  # always: only returns of these sales are read
+                self._returns[original_id].append((return_id, total))
+
+    def stops_earning(self, original_id: int, return_id: int, dollars_per_point: Decimal) -> int:
+        """Points the sale's remainder earns before this return less what it earns after it."""
+        before = self._totals[original_id] + sum(t for r, t in self._returns[original_id] if r < return_id)
+        after = before + sum(t for r, t in self._returns[original_id] if r == return_id)
+        return loyalty_points(before, dollars_per_point) - loyalty_points(after, dollars_per_point)
+
+
+def _balances(session: Session, customer_ids: list[int]) -> dict[int, int]:
+    """Each customer's balance as its ledger holds it now."""
+    rows = session.execute(
+        select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
+        .where(LoyaltyEntry.customer_id.in_(customer_ids))
+        .group_by(LoyaltyEntry.customer_id)
+    )
+    balance: dict[int, int] = defaultdict(int)
+    for customer_id, points in rows:
+        balance[customer_id] = int(points)
+    return balance
 
 
 def _left_to_take_back(session: Session, original_ids: set[int]) -> dict[int, int]:

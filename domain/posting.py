@@ -15,7 +15,7 @@ foreign-key checks of follow-ups) -> sale key -> stock rows by product id (domai
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -32,15 +32,15 @@ from domain.errors import (
     NotFound,
     OriginalStillPending,
     Rejected,
-    ReturnExceedsSale,
     Shortfall,
     UnknownCashier,
     UnknownCustomer,
-    UnknownOriginal,
     UnknownOutlet,
 )
 from domain.pricing import PricedSale, ProductInfo, price_sale
-from domain.requests import Kind, SaleRequest, parse_request
+from domain.refunds import refunds_for
+from domain.requests import Kind, SaleRequest, request_from
+from domain.returns import original_of
 from domain.stock import move_stock
 from domain.tables import (
     Company,
@@ -48,7 +48,6 @@ from domain.tables import (
     Outlet,
     Product,
     Sale,
-    SaleLine,
     SaleRequestRow,
     StockDiscrepancy,
     User,
@@ -132,7 +131,7 @@ def decide(session: Session, intake_id: int, catalogue: Catalogue | None = None)
     if row.outcome != "PENDING":
         return Posted(intake_id, row.outcome, row.sale_id)
     try:
-        request = parse_request(row.payload)
+        request = request_from(row.payload)
         if row.outlet_id is None:
             raise UnknownOutlet(f"outlet {request.outlet!r} is not in the master data", outlet=request.outlet)
         outlet = _Outlet(
@@ -268,12 +267,13 @@ def write_sale(
     company_id = outlet.company_id
     products = catalogue.products(conn, company_id, {line.sku for line in request.lines})
     cashier_id, customer_id = people
-    original_id = None
+    original_id, refunds, refund_limit = None, None, None
     if request.kind is Kind.RETURN and request.original_request_id:
-        original = _check_return(conn, company_id, request)
-        original_id, customer_id = original.id, customer_id or original.customer_id
-        products = {sku: original.as_paid(p) for sku, p in products.items()}
-    priced = price_sale(request, products, outlet.prices_include_gst)
+        # Priced from what the sale took, never from the catalogue; its points are its member's.
+        original = original_of(conn, company_id, request, customer_id)
+        original_id, customer_id = original.id, original.customer_id
+        refunds, refund_limit = refunds_for(request.lines, original.sold), original.left_to_refund
+    priced = price_sale(request, products, outlet.prices_include_gst, refunds, refund_limit)
     sale_id = _insert_sale(conn, outlet, request, priced, fingerprint, cashier_id, customer_id, original_id, batch_id)
     try:
         _apply_stock(conn, outlet, request, priced, sale_id)
@@ -302,85 +302,6 @@ def _people(request: SaleRequest, cashier_id: int | None, customer_id: int | Non
     return cashier_id, customer_id
 
 
-@dataclass(frozen=True)
-class _Original:
-    """The sale a return gives goods back to, and what each of its SKUs was sold for."""
-
-    id: int
-    customer_id: int | None
-    paid: dict[str, tuple[Decimal, Decimal]]  # sku -> (unit price actually paid, GST rate charged)
-
-    def as_paid(self, product: ProductInfo) -> ProductInfo:
-        """A refund is worth what was paid (after discounts) at the GST rate charged then, not today's."""
-        if product.sku not in self.paid:
-            return product
-        price, rate = self.paid[product.sku]
-        return replace(product, price=price, gst_rate=rate)
-
-
-def _check_return(conn: Connection, company_id: int, request: SaleRequest) -> _Original:
-    """The original sale must exist; no SKU may come back more often than it was sold."""
-    find_original = (
-        select(Sale.id, Sale.customer_id)
-        .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == "sale")
-        .with_for_update(key_share=True)  # FOR NO KEY UPDATE: serialises returns, not foreign-key checks
-    )
-    original = conn.execute(find_original).one_or_none()
-    if original is None:
-        if _received_but_pending(conn, company_id, request.original_request_id):
-            raise OriginalStillPending(request.original_request_id or "")
-        # Each statement sees what had committed when it began: the original may have posted between
-        # the two above (no longer pending, its sale not seen). Look once more before rejecting.
-        original = conn.execute(find_original).one_or_none()
-    if original is None:
-        raise UnknownOriginal(
-            f"original sale {request.original_request_id!r} was never posted for this company",
-            original_request_id=request.original_request_id,
-        )
-    left: dict[str, Decimal] = defaultdict(Decimal)
-    sold: dict[str, tuple[Decimal, Decimal, Decimal]] = {}  # sku -> (quantity, amount, rate)
-    already_back = (
-        select(SaleLine.sku, SaleLine.quantity, SaleLine.amount, SaleLine.gst_rate, SaleLine.sale_id)
-        .join(Sale, Sale.id == SaleLine.sale_id)
-        .where((Sale.id == original.id) | (Sale.original_sale_id == original.id))
-    )
-    for sku, quantity, amount, rate, sale_id in conn.execute(already_back):
-        left[sku] += quantity
-        if sale_id == original.id:
-            qty, charged, _ = sold.get(sku, (Decimal(0), Decimal(0), rate))
-            sold[sku] = (qty + quantity, charged + amount, rate)
-    wanted: dict[str, Decimal] = defaultdict(Decimal)
-    for line in request.lines:
-        wanted[line.sku] += line.quantity
-    over = {sku: qty for sku, qty in wanted.items() if qty > left[sku]}
-    if over:
-        text = ", ".join(f"{sku} (returning {qty}, returnable {left[sku]})" for sku, qty in sorted(over.items()))
-        raise ReturnExceedsSale(f"return exceeds the original sale: {text}", skus={sku: str(left[sku]) for sku in over})
-    paid = {sku: ((amount / qty).quantize(PRICE_PLACES), rate) for sku, (qty, amount, rate) in sold.items()}
-    return _Original(original.id, original.customer_id, paid)
-
-
-PRICE_PLACES = Decimal("0.0001")
-
-
-def _received_but_pending(conn: Connection, company_id: int, request_id: str | None) -> bool:
-    """Is a sale with this request_id received for this company but not decided yet?"""
-    return (
-        conn.scalar(
-            select(func.count())
-            .select_from(SaleRequestRow)
-            .join(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
-            .where(
-                SaleRequestRow.request_id == request_id,
-                SaleRequestRow.outcome == "PENDING",
-                Outlet.company_id == company_id,
-                func.coalesce(SaleRequestRow.payload["kind"].astext, "sale") == "sale",
-            )
-        )
-        != 0
-    )
-
-
 def _insert_sale(
     conn: Connection,
     outlet: _Outlet,
@@ -394,7 +315,7 @@ def _insert_sale(
 ) -> int:
     """The sale header, lines and tenders. The sale key (company, request_id) is claimed here: if a
     submission of the same request_id committed meanwhile, this one starts over and finds it."""
-    number = literal(f"{outlet.code}-").concat(func.lpad(cast(sale_number.next_value(), Text), 8, "0"))
+    number = literal(f"{outlet.code}-").concat(_eight_digits_or_more())
     sale_id: int | None = conn.execute(
         pg_insert(core(Sale))
         .values(
@@ -445,6 +366,14 @@ def _insert_sale(
         },
     )
     return sale_id
+
+
+def _eight_digits_or_more() -> Any:
+    """The next sale number, zero-padded to 8 digits and never cut: lpad() truncates a longer string,
+    so past 99,999,999 it is padded to its own length (a BIGINT has at most 19 digits; an 80-character
+    transaction number holds a 50-character outlet code, a dash and all of them)."""
+    drawn = select(cast(sale_number.next_value(), Text).label("n")).subquery("drawn")
+    return select(func.lpad(drawn.c.n, func.greatest(8, func.length(drawn.c.n)), "0")).scalar_subquery()
 
 
 # A sale's lines, tenders and follow-up outbox rows, in one round trip (arrays, one element a row).

@@ -1,17 +1,18 @@
 """Pricing a sale request: lines, GST, totals, cash rounding and tenders. Pure: no database.
 
-Returns are priced like sales and then signed negative, so the ledger nets with a plain SUM.
+Returns are priced like sales and then signed negative, so the ledger nets with a plain SUM. A return
+of a known sale brings its lines' refunds (domain/refunds.py) and what is left of the sale's total.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from domain.errors import FieldError, Invalid, TenderMismatch, TenderShort, UnknownSku
-from domain.money import ZERO, cash_rounding, line_amount, line_tax
+from domain.money import NICKEL, ZERO, cash_rounding, cents, line_amount, line_tax
+from domain.refunds import Refund
 from domain.requests import Kind, Line, SaleRequest, TenderMethod
 
 
@@ -56,20 +57,33 @@ class PricedSale:
     change_due: Decimal
 
 
-def price_sale(request: SaleRequest, products: Mapping[str, ProductInfo], prices_include_gst: bool) -> PricedSale:
-    """Apply DOMAIN.md's money rules; raise the first rejection a careful cashier would see."""
+def price_sale(
+    request: SaleRequest,
+    products: Mapping[str, ProductInfo],
+    prices_include_gst: bool,
+    refunds: Sequence[Refund] | None = None,
+    refund_limit: Decimal | None = None,
+) -> PricedSale:
+    """Apply DOMAIN.md's money rules; raise the first rejection a careful cashier would see.
+
+    A return of a known sale gives `refunds` (one per line: its amount and GST come from the sale)
+    and `refund_limit`, what is left of the sale's total after its earlier returns."""
     missing = sorted({line.sku for line in request.lines if line.sku not in products})
     if missing:
         raise UnknownSku(f"unknown SKU(s) for this company: {', '.join(missing)}", skus=missing)
     sign = Decimal(-1) if request.kind is Kind.RETURN else Decimal(1)
-    lines = [_price_line(n, line, products[line.sku], prices_include_gst, sign) for n, line in enumerate(request.lines)]
+    given = refunds if refunds is not None else [None] * len(request.lines)
+    lines = [
+        _price_line(n, line, products[line.sku], prices_include_gst, sign, refund)
+        for n, (line, refund) in enumerate(zip(request.lines, given, strict=True))
+    ]
     subtotal = sum((line.amount for line in lines), ZERO)
     tax = sum((line.tax for line in lines), ZERO)
     before_rounding = subtotal if prices_include_gst else subtotal + tax
     all_cash = all(t.method is TenderMethod.CASH for t in request.tenders)
-    rounding = sign * cash_rounding(abs(before_rounding)) if all_cash else ZERO
-    total = before_rounding + rounding
-    _check_fits_the_ledger(lines, [subtotal, tax, total, sum((t.amount for t in request.tenders), ZERO)])
+    total = sign * _amount_due(abs(before_rounding), all_cash, refund_limit)
+    rounding = total - before_rounding
+    _check_fits_the_ledger([subtotal, tax, total, sum((t.amount for t in request.tenders), ZERO)])
     tenders = [PricedTender(t.method.value, sign * t.amount, t.reference) for t in request.tenders]
     change = _change_due(request, abs(total))
     return PricedSale(
@@ -84,7 +98,31 @@ def price_sale(request: SaleRequest, products: Mapping[str, ProductInfo], prices
     )
 
 
-def _price_line(n: int, line: Line, product: ProductInfo, included: bool, sign: Decimal) -> PricedLine:
+def _amount_due(before_rounding: Decimal, all_cash: bool, refund_limit: Decimal | None) -> Decimal:
+    """What is due (or refunded), unsigned: all in cash, to the nearest 0.05. A refund of a known sale
+    never takes its refunds past the sale's total: one that would (cash rounding up, or the sale's own
+    rounding down) is cut to what is left of it, in cash to the 0.05 at or below that."""
+    due = before_rounding + cash_rounding(before_rounding) if all_cash else before_rounding
+    if refund_limit is not None and due > refund_limit:
+        left = max(refund_limit, ZERO)
+        due = cents((left / NICKEL).to_integral_value(rounding=ROUND_FLOOR) * NICKEL) if all_cash else left
+    return due
+
+
+def _price_line(
+    n: int, line: Line, product: ProductInfo, included: bool, sign: Decimal, refund: Refund | None
+) -> PricedLine:
+    if refund is not None:
+        return PricedLine(
+            line_no=n + 1,
+            product=product,
+            quantity=sign * line.quantity,
+            unit_price=refund.unit_price,
+            discount=line.discount,
+            amount=sign * refund.amount,
+            gst_rate=refund.gst_rate,
+            tax=sign * refund.tax,
+        )
     unit_price = product.price if line.unit_price is None else line.unit_price
     gross = line.quantity * unit_price
     if line.discount > gross:
@@ -103,23 +141,14 @@ def _price_line(n: int, line: Line, product: ProductInfo, included: bool, sign: 
 
 
 MONEY_LIMIT = Decimal(10) ** 12  # a NUMERIC(14, 2) money column holds less than this
-QUANTITY_LIMIT = Decimal(10) ** 11  # and a NUMERIC(14, 3) quantity (a stock movement) less than this
 
 
-def _check_fits_the_ledger(lines: list[PricedLine], sums: list[Decimal]) -> None:
-    """Each field fits its column (requests.py), but sums of them may not: INVALID, never a database error."""
-    moved: dict[str, Decimal] = defaultdict(Decimal)
-    for line in lines:
-        moved[line.product.sku] += abs(line.quantity)
-    problems = [
-        FieldError("lines", f"{sku}: a quantity of {qty} is more than the ledger holds")
-        for sku, qty in moved.items()
-        if qty >= QUANTITY_LIMIT
-    ]
+def _check_fits_the_ledger(sums: list[Decimal]) -> None:
+    """Each value is bounded at intake (requests.py) and a sale its tenders can pay fits the ledger,
+    but many lines at the largest price can add up past a column: INVALID, never a database error.
+    (Quantities need no such check: 500 lines of the most a line carries move far less than 10^11.)"""
     if any(abs(amount) >= MONEY_LIMIT for amount in sums):
-        problems.append(FieldError("", "the sale's amounts reach 10^12 or more, more than the ledger holds"))
-    if problems:
-        raise Invalid(problems)
+        raise Invalid([FieldError("", "the sale's amounts reach 10^12 or more, more than the ledger holds")])
 
 
 def _change_due(request: SaleRequest, due: Decimal) -> Decimal:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any
@@ -83,20 +83,47 @@ def _rfc3339(value: Any) -> Any:
     return value
 
 
-# Upper bounds: what the ledger's NUMERIC(14, places) columns hold, so a huge value is INVALID, not a database error.
+# Bounds, so that every number derived from a request fits its ledger column (domain/tables.py:
+# quantities NUMERIC(14, 3) < 10^11, unit prices NUMERIC(14, 4) < 10^10, money NUMERIC(14, 2) < 10^12,
+# points BIGINT). A value past one is INVALID at intake, never a database error later:
+# - a line carries at most 10^6 units, so one sale (500 lines) moves a SKU's stock by at most 5 x 10^8,
+#   and on hand and a reorder quantity (target - on hand) stay far inside 10^11;
+# - a tender carries at most 10^10 and a sale has at most 10 of them, so whatever posts (its tenders
+#   cover it) totals at most 10^11: its lines, subtotal, GST and change fit NUMERIC(14, 2), and its
+#   points (total / dollars_per_point, at least 0.01) fit a BIGINT; a discount is bounded the same;
+# - a unit price is at most 10^7 (S$10 million a unit), well inside its column.
+MAX_QUANTITY = Decimal(10**6)
+MAX_UNIT_PRICE = Decimal(10**7)
+MAX_AMOUNT = Decimal(10**10)
+MAX_LINES = 500
+MAX_TENDERS = 10
+EARLIEST_YEAR = 2000  # no till wrote a sale before 2000-01-01 (in the time's own offset)
+LATEST_AHEAD = timedelta(days=1)  # nor more than a day ahead of now (a till's clock may run fast)
+
 Quantity = Annotated[
-    Decimal, BeforeValidator(_decimal_input), Field(gt=0, lt=Decimal(10**11), allow_inf_nan=False), _places(3)
+    Decimal, BeforeValidator(_decimal_input), Field(gt=0, le=MAX_QUANTITY, allow_inf_nan=False), _places(3)
 ]
 Price = Annotated[
-    Decimal, BeforeValidator(_decimal_input), Field(ge=0, lt=Decimal(10**10), allow_inf_nan=False), _places(4)
+    Decimal, BeforeValidator(_decimal_input), Field(ge=0, le=MAX_UNIT_PRICE, allow_inf_nan=False), _places(4)
 ]
 Discount = Annotated[
-    Decimal, BeforeValidator(_decimal_input), Field(ge=0, lt=Decimal(10**12), allow_inf_nan=False), _places(2)
+    Decimal, BeforeValidator(_decimal_input), Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False), _places(2)
 ]
 Amount = Annotated[
-    Decimal, BeforeValidator(_decimal_input), Field(gt=0, lt=Decimal(10**12), allow_inf_nan=False), _places(2)
+    Decimal, BeforeValidator(_decimal_input), Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False), _places(2)
 ]
-Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339)]
+
+
+def _plausible(value: datetime) -> datetime:
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(f"before {EARLIEST_YEAR}-01-01: no till wrote it")
+    # The year first: a time near 9999 cannot be compared once moved to UTC.
+    if value.year > datetime.now(UTC).year + 1 or value > datetime.now(UTC) + LATEST_AHEAD:
+        raise ValueError("more than a day ahead of now: no till wrote it")
+    return value
+
+
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_plausible)]
 Code = Annotated[str, Field(min_length=1, max_length=100)]
 
 
@@ -126,8 +153,8 @@ class SaleRequest(_Strict):
     occurred_at: Timestamp
     cashier: Code | None = None
     customer: Code | None = None
-    lines: Annotated[list[Line], Field(min_length=1, max_length=500)]
-    tenders: Annotated[list[Tender], Field(min_length=1, max_length=10)]
+    lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
+    tenders: Annotated[list[Tender], Field(min_length=1, max_length=MAX_TENDERS)]
     notes: Annotated[str, Field(max_length=500)] | None = None
 
     @model_validator(mode="after")
@@ -138,6 +165,10 @@ class SaleRequest(_Strict):
             raise ValueError("original_request_id: only allowed for kind return")
         if self.original_request_id == self.request_id:
             raise ValueError("original_request_id: a return cannot reverse itself")
+        if self.original_request_id is not None:
+            for n, line in enumerate(self.lines):
+                if line.discount:
+                    raise ValueError(f"lines[{n}].discount: a return of a known sale refunds what was paid")
         return self
 
     def fingerprint(self) -> str:
@@ -165,11 +196,18 @@ def decode(text: str | bytes) -> Any:
 
 
 def parse_request(raw: str | bytes | dict[str, Any]) -> SaleRequest:
-    """Validate one request, raising `Invalid` with a field path and reason per problem."""
+    """Validate one request (JSON text, or decoded), raising `Invalid` with a field path and reason per problem."""
+    if not isinstance(raw, (str, bytes)):
+        return request_from(raw)
     try:
-        data = decode(raw) if isinstance(raw, (str, bytes)) else raw
+        data = decode(raw)
     except ValueError as exc:
         raise Invalid([FieldError("", f"not valid JSON: {exc}")]) from None
+    return request_from(data)
+
+
+def request_from(data: Any) -> SaleRequest:
+    """Validate one already-decoded request (a stored payload): a JSON string is never read as JSON text."""
     if not isinstance(data, dict):
         raise Invalid([FieldError("", "a sale request must be a JSON object")])
     try:
@@ -189,4 +227,7 @@ def _field_error(error: Any) -> FieldError:
         reason = "unknown field"
     elif error["type"] == "missing":
         reason = "required"
+    elif error["type"] == "less_than_equal":
+        most = Decimal(re.sub(r"Decimal\('(.*)'\)", r"\1", str(error["ctx"]["le"])))  # Pydantic gives its repr
+        reason = f"more than {most:,}, the most it may be (so that the ledger holds what follows from it)"
     return FieldError(path, reason)

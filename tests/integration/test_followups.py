@@ -160,7 +160,7 @@ def test_a_rate_of_five_dollars_a_point_doubles_the_points(sessions):
     assert ledger(sessions) == (7, [7])
 
 
-def test_returns_take_back_in_proportion_but_never_more_than_the_sale_earned(sessions):
+def test_a_return_takes_back_what_the_remainder_of_its_sale_stops_earning(sessions):
     with sessions.begin() as s:
         make_shop(s, stock={"MUG": 10})
     # 10 mugs at 12.90 less a 30.00 discount: 99.00 earns 9 points
@@ -168,16 +168,15 @@ def test_returns_take_back_in_proportion_but_never_more_than_the_sale_earned(ses
     bought["lines"][0]["discount"] = "30"
     sale_id = post(sessions, bought)
     follow_up(sessions, run_loyalty, [sale_id])
-    # 3 back at the 9.90 each that was paid (29.70): 2 points back; the customer comes from the original sale
+    # 3 back at the 9.90 each that was paid (29.70): the 69.30 left earns 6, so 3 points back;
+    # the customer comes from the original sale
     first = post(sessions, sale("b1", [("MUG", "3")], [("CARD", "29.70")], kind="return", original_request_id="r1"))
     follow_up(sessions, run_loyalty, [first])
-    assert ledger(sessions) == (7, [9, -2])
-    # 7 back keyed in at 12.90 (90.30) would be 9 points, but only 7 of the sale's 9 are left to take
-    rest = post(
-        sessions, sale("b2", [("MUG", "7", "12.90")], [("CARD", "90.30")], kind="return", original_request_id="r1")
-    )
+    assert ledger(sessions) == (6, [9, -3])
+    # The other 7 (69.30): nothing is left to earn, so the rest of the sale's 9 points
+    rest = post(sessions, sale("b2", [("MUG", "7")], [("CARD", "69.30")], kind="return", original_request_id="r1"))
     follow_up(sessions, run_loyalty, [rest])
-    assert ledger(sessions) == (0, [9, -2, -7])
+    assert ledger(sessions) == (0, [9, -3, -6])
 
 
 def test_a_return_without_its_original_sale_takes_back_by_its_own_total(sessions):
@@ -365,8 +364,9 @@ def test_a_return_receipt_is_a_credit_note_for_the_original_invoice(sessions):
     assert f"Original invoice: {transaction_number(sessions, sale_id)}" in text
     assert "  2 x S$12.90                     -S$25.80\n" in text
     assert "Total includes 9% GST -S$2.13\n" in text  # 25.80 x 9 / 109 = 2.1302
-    # The sale earned 6 points (64.50); the return takes back 2 (25.80); each receipt shows its own moment
-    assert "Points taken back: 2\nPoints balance: 4\n" in text
+    # The sale earned 6 points (64.50); the 38.70 left earns 3, so the return takes back 3; each receipt
+    # shows its own moment
+    assert "Points taken back: 3\nPoints balance: 3\n" in text
     assert "Points earned: 6\nPoints balance: 6\n" in receipt(sessions, sale_id)
 
 
