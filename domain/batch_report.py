@@ -13,7 +13,9 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from domain import heartbeat
 from domain.errors import NotFound
+from domain.followup_failures import failed_of_batch
 from domain.tables import Batch, Outlet, Sale, SaleLine, SaleRequestRow, Tender
 
 OUTCOMES = ("POSTED", "DUPLICATE", "CONFLICT", "REJECTED", "PENDING")
@@ -36,6 +38,7 @@ def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
             reasons[reason] = reasons.get(reason, 0) + n
     totals = _totals(session, batch_id)
     checks = _reconcile(session, batch_id, counts["POSTED"])
+    failed_count, failed = failed_of_batch(session, batch_id)
     return {
         "id": batch.id,
         "source": batch.source,
@@ -46,9 +49,12 @@ def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
         "totals": totals,
         "reconciled": all(c["ok"] for c in checks),
         "reconciliation": checks,
+        "failed_follow_ups": failed,  # the first 100 (by sale): kind, sale, request_id, error, attempts
+        "failed_follow_ups_total": failed_count,
         "created_at": batch.created_at.isoformat(),
         "posted_at": batch.posted_at.isoformat() if batch.posted_at else None,
         "done_at": batch.done_at.isoformat() if batch.done_at else None,
+        "sweeper": heartbeat.status(session, "sweeper"),  # when undone work was last sent again
     }
 
 

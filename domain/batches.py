@@ -1,7 +1,8 @@
 """End-of-day batches: staged durably first (COPY), then posted a request per transaction.
 
 States: RECEIVED (staged) -> POSTING (a worker started) -> POSTED (every request has an outcome)
--> DONE (and every follow-up of its sales has run). Kept in PostgreSQL, not in Flower's memory.
+-> DONE (and every follow-up of its sales has run), or ATTENTION (a follow-up failed for good; DONE
+once `followups retry` ran it). Kept in PostgreSQL, not in Flower's memory.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import exists, func, select, text, update
+from sqlalchemy import ColumnElement, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
-from domain.batchfiles import Entry
+from domain.batchfiles import Entry, NoRequests
 from domain.db import dumps
 from domain.errors import NotFound
 from domain.intake import request_id_of
@@ -22,7 +23,8 @@ from domain.requests import fingerprint_of
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
 
 COPY_SQL = (
-    "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message) FROM STDIN"
+    "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message, details) "
+    "FROM STDIN"
 )
 
 
@@ -44,7 +46,9 @@ def unfinished_batch(session: Session, digest: str) -> int | None:
 def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) -> int:
     """Record the batch and every request in it with one COPY; returns the batch id.
 
-    An entry that could not be read is recorded at once as REJECTED / INVALID with its line number.
+    An entry that could not be read is recorded at once as REJECTED / INVALID with its line number,
+    and so is every run of rows of a CSV request whose rows are not adjacent. A file without a single
+    request is no batch: NoRequests, and nothing is recorded.
     """
     batch_id = session.scalar(
         text("INSERT INTO batches (source, digest) VALUES (:source, :digest) RETURNING id"),
@@ -54,19 +58,58 @@ def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) 
     raw = session.connection().connection.driver_connection
     assert raw is not None, "staging needs a live psycopg connection for COPY"
     count = 0
+    rows_of_requests = False
     with raw.cursor() as cursor, cursor.copy(COPY_SQL) as copy:
         for entry in entries:
             copy.write_row(_copy_row(batch_id, entry))
             count += 1
+            rows_of_requests = rows_of_requests or entry.rows is not None
+    if count == 0:
+        raise NoRequests(source)
+    if rows_of_requests:
+        _reject_split_requests(session, batch_id)
     session.execute(update(Batch).where(Batch.id == batch_id).values(requests=count))
     return int(batch_id)
 
 
 def _copy_row(batch_id: int, entry: Entry) -> tuple[Any, ...]:
-    """A readable entry is PENDING; one that could not be read is decided here: REJECTED / INVALID."""
+    """A readable entry is PENDING; one that could not be read is decided here: REJECTED / INVALID.
+    A CSV request of several rows keeps the line its rows end on (`details.last_line`)."""
     decided = ("PENDING", None, None) if entry.problem is None else ("REJECTED", "INVALID", entry.problem)
     payload = entry.payload
-    return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload), *decided)
+    rows = dumps({"last_line": entry.rows[1]}) if entry.rows and entry.rows[1] > entry.rows[0] else None
+    return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload), *decided, rows)
+
+
+# In a CSV the rows of one request are adjacent (read_csv groups them as they come), so a request_id
+# staged more than once from one CSV is a request split by other rows: each run alone would be a sale
+# with only some of its lines. Found in SQL after the COPY, so the file is never held in memory.
+# Never processed, so never replayed either (reopen_rejected).
+SPLIT_REQUESTS = text(
+    """
+    WITH runs AS (
+        SELECT request_id,
+               array_agg(CASE WHEN (details->>'last_line')::int > line_no
+                              THEN 'lines ' || line_no || '-' || (details->>'last_line')
+                              ELSE 'line ' || line_no END ORDER BY line_no) AS spans
+        FROM sale_requests
+        WHERE batch_id = :batch AND request_id <> ''
+        GROUP BY request_id
+        HAVING count(*) > 1
+    )
+    UPDATE sale_requests r
+    SET outcome = 'REJECTED', reason = 'INVALID',
+        message = 'line ' || r.line_no || ': request_id ' || runs.request_id || ' appears on ' || runs.spans[1]
+                  || ' and again on ' || array_to_string(runs.spans[2:], ', ')
+                  || '; the rows of one request must be adjacent' || coalesce('; ' || r.message, '')
+    FROM runs
+    WHERE r.batch_id = :batch AND r.request_id = runs.request_id
+    """
+)
+
+
+def _reject_split_requests(session: Session, batch_id: int) -> None:
+    session.execute(SPLIT_REQUESTS, {"batch": batch_id})
 
 
 def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int, int]]:
@@ -115,8 +158,17 @@ def start_posting(session: Session, batch_id: int) -> None:
     session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "RECEIVED").values(state="POSTING"))
 
 
+# A batch in one of these has settled: nothing more happens to it unless a person acts.
+SETTLED = ("DONE", "ATTENTION")
+
+
 def advance(session: Session, batch_id: int) -> str:
-    """Move the batch as far as its requests and follow-ups allow; returns the state."""
+    """Move the batch as far as its requests and follow-ups allow; returns the state.
+
+    Once every request has an outcome (POSTED) and no follow-up is still to run, the batch is DONE,
+    or ATTENTION when a follow-up failed for good; after `followups retry` (back to POSTED) it is
+    DONE once they have run.
+    """
     state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update(key_share=True))
     if state in ("RECEIVED", "POSTING"):
         pending = session.scalar(
@@ -126,15 +178,22 @@ def advance(session: Session, batch_id: int) -> str:
             return str(state)
         state = "POSTED"
         session.execute(update(Batch).where(Batch.id == batch_id).values(state=state, posted_at=func.now()))
-    if state == "POSTED":
-        open_follow_up = session.scalar(
-            select(exists().where(FollowUp.done_at.is_(None), FollowUp.sale_id == Sale.id, Sale.batch_id == batch_id))
-        )
-        if open_follow_up:
-            return state
-        state = "DONE"
-        session.execute(update(Batch).where(Batch.id == batch_id).values(state=state, done_at=func.now()))
+    if state in ("POSTED", "ATTENTION"):
+        if _has_follow_up(session, batch_id, FollowUp.done_at.is_(None), FollowUp.failed_at.is_(None)):
+            return str(state)
+        settled = "ATTENTION" if _has_follow_up(session, batch_id, FollowUp.failed_at.is_not(None)) else "DONE"
+        if settled != state:
+            done_at = func.now() if settled == "DONE" else None
+            session.execute(update(Batch).where(Batch.id == batch_id).values(state=settled, done_at=done_at))
+        state = settled
     return str(state)
+
+
+def _has_follow_up(session: Session, batch_id: int, *conditions: ColumnElement[bool]) -> bool:
+    """Whether a sale of the batch has a follow-up meeting the conditions (each is a partial index)."""
+    return bool(
+        session.scalar(select(exists().where(FollowUp.sale_id == Sale.id, Sale.batch_id == batch_id, *conditions)))
+    )
 
 
 def batches_of_sales(session: Session, sale_ids: list[int]) -> list[int]:

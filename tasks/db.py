@@ -24,7 +24,7 @@ def sessions() -> sessionmaker[Session]:
 
 
 def advance_batches(batch_ids: list[int]) -> None:
-    """Let each batch move on (POSTING -> POSTED -> DONE), each in its own short transaction."""
+    """Let each batch move on (POSTING -> POSTED -> DONE or ATTENTION), each in its own short transaction."""
     from domain.batches import advance
 
     for batch_id in batch_ids:
