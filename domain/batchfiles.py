@@ -7,6 +7,7 @@ line could not be read. Memory stays flat whatever the file's size.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import re
 from collections.abc import Iterator
@@ -16,6 +17,8 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO
 
+from domain.csvrows import Row, csv_rows
+from domain.errors import TillpostError
 from domain.requests import decode
 
 REQUEST_COLUMNS = (
@@ -38,6 +41,40 @@ class Entry:
     line_no: int
     payload: Any
     problem: str | None = None
+    rows: tuple[int, int] | None = None  # a CSV request: the first and last line of its rows
+
+
+class BatchFileError(TillpostError):
+    """The file given holds no batch to record; nothing was recorded."""
+
+
+class UnreadableFile(BatchFileError):
+    """The path names no file that can be read (missing, a directory, no permission)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+class NoRequests(BatchFileError):
+    """The file is empty, or holds only a CSV header or blank lines."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"{source}: no requests (the file is empty, or holds only a header or blank lines)")
+        self.source = source
+
+
+def check_readable(path: Path) -> None:
+    if path.is_dir():
+        raise UnreadableFile(path, "is a directory, not a batch file")
+    try:
+        with path.open("rb"):
+            pass
+    except FileNotFoundError:
+        raise UnreadableFile(path, "no such file") from None
+    except OSError as exc:
+        raise UnreadableFile(path, f"cannot be read ({exc.strerror})") from None
 
 
 def read_batch(path: Path) -> Iterator[Entry]:
@@ -98,25 +135,52 @@ def printable(text: str) -> str:
 
 
 def read_csv(stream: TextIO) -> Iterator[Entry]:
-    """Rows of one request_id must be consecutive; request fields and tenders repeat on each row.
+    """Rows of one request_id must be adjacent; request fields and tenders repeat on each row.
 
     `tenders` is `METHOD:AMOUNT[:REFERENCE]` joined by `;`, e.g. `CASH:20.00;CARD:15.50:VISA-1234`.
+    A row that cannot be read makes the request it names INVALID, never a sale without that row; a
+    request_id that appears again after other rows is caught after staging (batches.stage).
     """
-    reader = csv.DictReader(stream)
-    missing = [
-        c
-        for c in ("request_id", "outlet", "occurred_at", "sku", "quantity", "tenders")
-        if c not in (reader.fieldnames or [])
-    ]
-    unknown = [c for c in reader.fieldnames or [] if c not in CSV_COLUMNS]
-    if missing or unknown:
-        problem = "; ".join([*(f"missing column {c}" for c in missing), *(f"unknown column {c}" for c in unknown)])
-        yield Entry(1, _printable_all({"header": reader.fieldnames}), f"line 1: {printable(problem)}")
+    rows = csv_rows(stream)
+    header = next(rows, None)
+    if header is None:
         return
-    numbered = ((reader.line_num, row) for row in reader)
-    for _, group in groupby(numbered, key=lambda item: item[1]["request_id"]):
-        rows = list(group)
-        yield _stored(_csv_request(rows))
+    problem = header.problem or _header_problem(header.cells)
+    if problem:
+        payload = {"header": header.cells} if header.problem is None else {"line": header.text}
+        yield Entry(header.line, _printable_all(payload), f"line {header.line}: {printable(problem)}")
+        return
+    columns = header.cells
+    position = columns.index("request_id")
+    for _, group in groupby(rows, key=lambda row: _request_of(row, position)):
+        yield _stored(_csv_entry(list(group), columns, position))
+
+
+def _header_problem(columns: list[str]) -> str:
+    missing = [c for c in ("request_id", "outlet", "occurred_at", "sku", "quantity", "tenders") if c not in columns]
+    unknown = [c for c in columns if c not in CSV_COLUMNS]
+    return "; ".join([*(f"missing column {c}" for c in missing), *(f"unknown column {c}" for c in unknown)])
+
+
+def _request_of(row: Row, position: int) -> tuple[str, int]:
+    """What groups a row with its neighbours: its request_id; a row without one stands alone."""
+    request_id = row.cells[position] if position < len(row.cells) else ""
+    return (request_id, 0) if request_id else ("", row.line)
+
+
+def _csv_entry(rows: list[Row], columns: list[str], position: int) -> Entry:
+    span = (rows[0].line, rows[-1].last_line)
+    readable = [(row.line, dict(zip(columns, row.cells, strict=True))) for row in rows if row.problem is None]
+    bad = next((row for row in rows if row.problem is not None), None)
+    if bad is None:
+        return dataclasses.replace(_csv_request(readable), rows=span)
+    payload = _csv_request(readable).payload if readable else _unreadable(bad, position)
+    return Entry(rows[0].line, payload, f"line {bad.line}: {bad.problem}", span)
+
+
+def _unreadable(row: Row, position: int) -> dict[str, str]:
+    request_id = _request_of(row, position)[0]
+    return {"request_id": request_id, "line": row.text} if request_id else {"line": row.text}
 
 
 def _stored(entry: Entry) -> Entry:
@@ -125,7 +189,7 @@ def _stored(entry: Entry) -> Entry:
         storable(entry.payload)
     except ValueError as exc:
         problem = entry.problem or f"line {entry.line_no}: {exc}"
-        return Entry(entry.line_no, _printable_all(entry.payload), printable(problem))
+        return dataclasses.replace(entry, payload=_printable_all(entry.payload), problem=printable(problem))
     return entry
 
 

@@ -6,17 +6,15 @@ A problem is (line, "column: reason"); the header is line 1.
 
 from __future__ import annotations
 
-import csv
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, TextIO
+from typing import TextIO
 
 from sqlalchemy import Numeric
 
-if TYPE_CHECKING:
-    from _csv import Reader
+from domain.csvrows import Row, csv_rows
 
 Problem = tuple[int, str]
 
@@ -34,48 +32,43 @@ class Record:
 def read_records(
     stream: TextIO, required: Collection[str], optional: Collection[str] = ()
 ) -> tuple[list[Record], list[Problem]]:
-    """The file's data rows keyed by column name, with the problems of its header and row shapes.
+    """The file's data rows keyed by column name, with the problems of its header and of each row.
 
     Column names match ignoring case, surrounding spaces and a byte order mark (spreadsheet exports);
-    cells are stripped of surrounding spaces, and blank lines are skipped.
+    cells are stripped of surrounding spaces, and blank lines are skipped. A row the csv module
+    cannot read, or with more or fewer fields than the header, is a problem of its own line.
     """
-    reader = csv.reader(stream)
-    try:
-        header = next(reader, None)
-        if header is None:
-            return [], [(1, "the file is empty: a header row is required")]
-        columns = [name.strip().lstrip("\ufeff").lower() for name in header]
-        problems = _header_problems(columns, required, optional)
-        if problems:
-            return [], problems
-        return _rows(reader, columns)
-    except csv.Error as exc:
-        return [], [(reader.line_num, f"not a readable CSV file: {exc}")]
+    rows = csv_rows(stream)
+    header = next(rows, None)
+    if header is None:
+        return [], [(1, "the file is empty: a header row is required")]
+    if header.problem is not None:
+        return [], [(header.line, f"not a readable CSV header: {header.problem}")]
+    columns = [name.strip().lstrip("\ufeff").lower() for name in header.cells]
+    problems = _header_problems(columns, required, optional)
+    if problems:
+        return [], [(header.line, p) for p in problems]
+    return _records(rows, columns)
 
 
-def _header_problems(columns: list[str], required: Collection[str], optional: Collection[str]) -> list[Problem]:
+def _header_problems(columns: list[str], required: Collection[str], optional: Collection[str]) -> list[str]:
     known = [*required, *optional]
     problems = [f"{name}: missing column" for name in required if name not in columns]
     problems += [f"{name}: column appears more than once" for name in sorted(set(columns)) if columns.count(name) > 1]
     problems += [
         f"{name or '(blank)'}: unknown column (expected {', '.join(known)})" for name in columns if name not in known
     ]
-    return [(1, p) for p in problems]
+    return problems
 
 
-def _rows(reader: Reader, columns: list[str]) -> tuple[list[Record], list[Problem]]:
+def _records(rows: Iterator[Row], columns: list[str]) -> tuple[list[Record], list[Problem]]:
     records: list[Record] = []
     problems: list[Problem] = []
-    end_of_previous = reader.line_num
-    for cells in reader:
-        # A quoted cell may span lines: a row starts on the line after the previous row ended.
-        line, end_of_previous = end_of_previous + 1, reader.line_num
-        if not any(cell.strip() for cell in cells):
+    for row in rows:
+        if row.problem is not None:
+            problems.append((row.line, row.problem))
             continue
-        if len(cells) != len(columns):
-            problems.append((line, f"has {len(cells)} fields, the header has {len(columns)}"))
-            continue
-        records.append(Record(line, {name: cell.strip() for name, cell in zip(columns, cells, strict=True)}))
+        records.append(Record(row.line, {name: cell.strip() for name, cell in zip(columns, row.cells, strict=True)}))
     return records, problems
 
 

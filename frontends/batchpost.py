@@ -13,7 +13,9 @@ from domain.batchfiles import read_batch
 
 
 def post_file(sessions: sessionmaker[Session], path: Path) -> int:
-    """Returns the batch id. Every request is committed in PostgreSQL before the first message is sent."""
+    """Returns the batch id. Every request is committed in PostgreSQL before the first message is sent.
+
+    A file without a single request raises batchfiles.NoRequests, and nothing is recorded."""
     from tasks.batches import enqueue_batch
     from workers.app import app  # noqa: F401  (the configured Celery app sends the messages)
 
