@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,8 +28,10 @@ def follow(
     until: tuple[str, ...] = ("DONE",),
     timeout: float | None = None,
     out: Callable[[str], object] | None = None,
+    watch: Callable[[Hashable], None] | None = None,
 ) -> bool:
-    """Redraw the bar until the batch reaches a state in `until`; False when `timeout` ran out."""
+    """Redraw the bar until the batch reaches a state in `until`; False when `timeout` ran out.
+    `watch` (frontends.recovery.Watch) is told the progress on every poll while the batch is unfinished."""
     tty = sys.stderr.isatty()
     write = out or sys.stderr.write
     started = time.monotonic()
@@ -64,4 +66,6 @@ def follow(
             if tty:
                 write("\n")
             return False
+        if watch is not None:
+            watch((done, current))
         time.sleep(0.5)
