@@ -12,6 +12,8 @@ Choices, and why:
 - Task events on (and sent events) so Flower sees every task from send to success.
 """
 
+from kombu import Exchange, Queue
+
 from runtime import settings as _settings
 
 _s = _settings.load()
@@ -33,7 +35,13 @@ worker_prefetch_multiplier = 1
 worker_send_task_events = True
 task_send_sent_event = True
 
+# Every queue the project uses, declared: a worker started without -Q (Celery's usual
+# `celery -A workers.app worker`) consumes all of them, and each task name is routed to one of them.
+# Each queue has its own exchange and routing key: a bare Queue(name) would be bound to the default
+# queue's exchange and key, and every message would land in "posting".
+task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("posting", "followups", "sweeper"))
 task_default_queue = "posting"
+task_create_missing_queues = False
 task_routes = {
     "tasks.posting.*": {"queue": "posting"},
     "tasks.followups.*": {"queue": "followups"},
@@ -41,8 +49,14 @@ task_routes = {
 }
 
 beat_schedule = {
-    # Its own queue, so a follow-up backlog never delays it; a sweep not started in 25 s is dropped.
-    "sweep-undone-work": {"task": "tasks.sweeper.sweep", "schedule": 30.0, "options": {"expires": 25}},
+    # Its own queue, so a follow-up backlog never delays it; a sweep not started before the next is
+    # due is dropped. Every worker also sweeps by itself when this one is overdue (workers/selfsweep.py).
+    "sweep-undone-work": {
+        "task": "tasks.sweeper.sweep",
+        "schedule": _s.sweep_interval,
+        "kwargs": {"by": "beat"},
+        "options": {"expires": _s.sweep_interval * 0.8},
+    },
 }
 beat_schedule_filename = str(_s.home / "celerybeat-schedule")
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from domain.errors import NotFound
+from domain.errors import AmbiguousCode, NotFound
 from domain.tables import (
+    Company,
     Customer,
     LoyaltyEntry,
     Outlet,
@@ -70,13 +71,35 @@ def _document(row: Any) -> dict[str, Any]:
     return doc
 
 
-def sale_show(session: Session, request_id: str) -> dict[str, Any]:
-    """The request's outcome: the submission that posted it if any, else its latest submission."""
+def company_id(session: Session, code: str) -> int:
+    found = session.scalar(select(Company.id).where(Company.code == code))
+    if found is None:
+        raise NotFound("company", code)
+    return found
+
+
+def _only_company(session: Session, what: str, key: str, company_ids: Select[Any]) -> None:
+    """A code unique only per company, without a company named: refuse to guess between several."""
+    codes = list(session.scalars(select(Company.code).where(Company.id.in_(company_ids)).order_by(Company.code)))
+    if len(codes) > 1:
+        raise AmbiguousCode(what, key, codes)
+
+
+def sale_show(session: Session, request_id: str, company: str | None = None) -> dict[str, Any]:
+    """The request's outcome: the submission that posted it if any, else its latest submission.
+
+    A request id is unique per company: with `company`, that company's submissions (and those not
+    yet tied to any company: still PENDING, or naming no known outlet); without, AmbiguousCode when
+    submissions of several companies match.
+    """
+    query = select(SaleRequestRow.id).where(SaleRequestRow.request_id == request_id)
+    if company is not None:
+        owner = company_id(session, company)
+        query = query.where(or_(SaleRequestRow.company_id == owner, SaleRequestRow.company_id.is_(None)))
+    else:
+        _only_company(session, "sale request", request_id, query.with_only_columns(SaleRequestRow.company_id))
     chosen = session.scalar(
-        select(SaleRequestRow.id)
-        .where(SaleRequestRow.request_id == request_id)
-        .order_by((SaleRequestRow.outcome == "POSTED").desc(), SaleRequestRow.id.desc())
-        .limit(1)
+        query.order_by((SaleRequestRow.outcome == "POSTED").desc(), SaleRequestRow.id.desc()).limit(1)
     )
     if chosen is None:
         raise NotFound("sale request", request_id)
@@ -99,8 +122,14 @@ def stock_show(session: Session, outlet: str, sku: str | None = None) -> list[di
     return [{"outlet": o, "sku": s, "on_hand": str(q)} for o, s, q in rows]
 
 
-def customer_show(session: Session, code: str) -> dict[str, Any]:
-    customer = session.execute(select(Customer.id, Customer.code, Customer.points).where(Customer.code == code)).first()
+def customer_show(session: Session, code: str, company: str | None = None) -> dict[str, Any]:
+    """A customer's balance and ledger; a customer code is unique per company (see sale_show)."""
+    query = select(Customer.id, Customer.code, Customer.points).where(Customer.code == code)
+    if company is not None:
+        query = query.where(Customer.company_id == company_id(session, company))
+    else:
+        _only_company(session, "customer", code, query.with_only_columns(Customer.company_id))
+    customer = session.execute(query).first()
     if customer is None:
         raise NotFound("customer", code)
     entries = session.execute(
@@ -154,3 +183,13 @@ def count_pending(session: Session, intake_ids: list[int]) -> int:
         )
         or 0
     )
+
+
+def require_sale_of(session: Session, transaction_number: str, company: str) -> None:
+    """NotFound unless the sale numbered `transaction_number` belongs to `company`."""
+    owner = company_id(session, company)
+    found = session.scalar(
+        select(Sale.id).where(Sale.transaction_number == transaction_number, Sale.company_id == owner)
+    )
+    if found is None:
+        raise NotFound("receipt", transaction_number, {"company": company})

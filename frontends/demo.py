@@ -17,7 +17,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import batch_report
+from domain import batch_report, batches
 from domain.db import make_engine, session_factory
 from domain.masterdata import KINDS, import_csv
 from domain.tables import Batch
@@ -40,12 +40,15 @@ def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, 
     print("2/5 demo shop imported: 4 outlets, 120 products, 300 members", file=sys.stderr, flush=True)
     path, day = write_day(sessions, config.home, sales)
     print(f"3/5 {sales:,} sales of {day} written to {path}", file=sys.stderr, flush=True)
-    worker = _start_workers(workers, config.home / "demo" / "workers.log") if start_workers else None
+    log = config.home / "demo" / "workers.log"
+    worker = _start_workers(workers, log) if start_workers else None
     try:
         print(f"4/5 posting with {workers} worker process(es)", file=sys.stderr, flush=True)
+        if worker is not None:
+            print(f"    their output goes to {log}", file=sys.stderr, flush=True)
         started = time.monotonic()
         batch_id = post_file(sessions, path)
-        follow(sessions, batch_id, until=("DONE",))
+        follow(sessions, batch_id, until=batches.SETTLED)
         elapsed = time.monotonic() - started
     finally:
         if worker is not None:
@@ -82,10 +85,13 @@ def write_day(sessions: sessionmaker[Session], home: Path, sales: int) -> tuple[
 
 
 def _start_workers(workers: int, log: Path) -> subprocess.Popen[bytes]:
+    """Workers for the run, in their own process group; everything they print goes to `log`, so that
+    the demo's stdout holds only its summary (one JSON document with --json)."""
     from workers.app import app
 
-    command = processes.worker_command(["-c", str(workers), "--logfile", str(log)])
-    worker = processes.start_process(command)
+    command = processes.worker_command(["-c", str(workers)])
+    with log.open("w") as out:
+        worker = subprocess.Popen(command, start_new_session=True, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while not app.control.ping(timeout=0.5):
         if time.monotonic() > deadline:

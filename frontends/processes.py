@@ -2,6 +2,7 @@
 
 `tillpost up` owns what it starts: each child runs in its own process group, and Ctrl-C or
 SIGTERM stops every group (TERM, then KILL after a grace period), so nothing is left orphaned.
+It also supervises them: a child that dies is started again, and one that keeps crashing stops all.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 import time
 from types import FrameType
 
+from runtime.flower_auth import FLOWER_CONFIG_FILE
 from workers.app import QUEUES
 
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
@@ -24,9 +26,19 @@ def worker_command(extra: list[str]) -> list[str]:
     return base + extra
 
 
+def beat_command() -> list[str]:
+    """Beat, the sweeper's clock, as a process of its own (not embedded in a worker with -B): killing
+    or restarting a worker never stops the clock, and beat alone is restarted when it dies."""
+    return [*CELERY, "beat", "--loglevel", "INFO"]
+
+
 def flower_command(port: int = 5555) -> list[str]:
-    """Flower on loopback only; its HTTP API is open there without a password (FLOWER_UNAUTHENTICATED_API)."""
-    return [*CELERY, "flower", "--address=127.0.0.1", f"--port={port}"]
+    """Flower on loopback only, asking for the password of runtime.flower_auth on every page and API call.
+
+    Its configuration file reads the password inside Flower: it is on no command line. Flower refuses a
+    cross-origin POST (Origin / Sec-Fetch-Site) whenever basic auth is on, so no web page can drive it.
+    """
+    return [*CELERY, "flower", "--address=127.0.0.1", f"--port={port}", f"--conf={FLOWER_CONFIG_FILE}"]
 
 
 def exec_worker(extra: list[str]) -> None:
@@ -36,7 +48,8 @@ def exec_worker(extra: list[str]) -> None:
 
 
 def start_process(command: list[str]) -> subprocess.Popen[bytes]:
-    env = dict(os.environ, FLOWER_UNAUTHENTICATED_API=os.environ.get("FLOWER_UNAUTHENTICATED_API", "true"))
+    # Flower's API must never be open without the password, whatever the caller's environment says.
+    env = {name: value for name, value in os.environ.items() if name != "FLOWER_UNAUTHENTICATED_API"}
     return subprocess.Popen(command, start_new_session=True, env=env)
 
 
@@ -44,8 +57,12 @@ def stop_process(child: subprocess.Popen[bytes], grace: float = 20.0) -> None:
     _stop_children([("process", child)], grace)
 
 
+RESTARTS, WINDOW = 5, 60.0  # a child restarted this often within this many seconds is given up on
+
+
 def run_all(commands: list[tuple[str, list[str]]], grace: float = 20.0) -> int:
-    children: list[tuple[str, subprocess.Popen[bytes]]] = []
+    """Start every command and keep it running until Ctrl-C or SIGTERM (then 0). A child that exits
+    is started again, with a line saying so; one that keeps crashing stops everything (then 1)."""
     stopping = False
 
     def stop(signum: int, frame: FrameType | None) -> None:
@@ -54,20 +71,45 @@ def run_all(commands: list[tuple[str, list[str]]], grace: float = 20.0) -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    for name, command in commands:
-        print(f"starting {name}: {' '.join(command[2:])}", flush=True)
-        children.append((name, start_process(command)))
-    code = 0
+    children = [_start(name, command) for name, command in commands]
+    restarts: list[list[float]] = [[] for _ in commands]
     try:
         while not stopping:
-            for name, child in children:
-                if child.poll() is not None:
-                    print(f"{name} exited with {child.returncode}; stopping the rest", flush=True)
-                    code, stopping = 1, True
+            for i, (name, command) in enumerate(commands):
+                if children[i][1].poll() is None:
+                    continue
+                if not _may_restart(name, children[i][1], restarts[i]):
+                    return 1
+                children[i] = _start(name, command)
             time.sleep(0.2)
     finally:
         _stop_children(children, grace)
-    return code
+    return 0
+
+
+def _start(name: str, command: list[str]) -> tuple[str, subprocess.Popen[bytes]]:
+    print(f"starting {name}: {' '.join(command[2:])}", flush=True)
+    return name, start_process(command)
+
+
+def _may_restart(name: str, child: subprocess.Popen[bytes], restarts: list[float]) -> bool:
+    """Count a restart of the exited `child` in `restarts` (their times); False once it had too many."""
+    _signal_group(child, signal.SIGKILL)  # what is left of it (a killed worker's pool processes)
+    now = time.monotonic()
+    restarts[:] = [at for at in restarts if now - at < WINDOW]
+    if len(restarts) >= RESTARTS:
+        print(
+            f"{name} exited with {child.returncode} again: {RESTARTS} restarts in the last {WINDOW:.0f} s; "
+            "stopping everything",
+            flush=True,
+        )
+        return False
+    restarts.append(now)
+    print(
+        f"{name} exited with {child.returncode}; restarting ({len(restarts)}/{RESTARTS} in the last {WINDOW:.0f} s)",
+        flush=True,
+    )
+    return True
 
 
 def _stop_children(children: list[tuple[str, subprocess.Popen[bytes]]], grace: float) -> None:

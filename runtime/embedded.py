@@ -11,7 +11,9 @@ import os
 import signal
 import subprocess
 import time
+import warnings
 from pathlib import Path
+from types import ModuleType
 
 from runtime.settings import Settings
 
@@ -33,13 +35,22 @@ def ensure_running(settings: Settings) -> None:
 
 
 def _ensure_postgres(pg_dir: Path) -> None:
-    import pgserver  # heavy import, only when the embedded server is wanted
-
+    pgserver = _pgserver()
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pg_dir, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE};")
+
+
+def _pgserver() -> ModuleType:
+    """pgserver, imported only when the embedded server is wanted (it is heavy), without the warning
+    platformdirs gives at its import when XDG_RUNTIME_DIR is unset (pgserver then uses /tmp)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        import pgserver
+        import pgserver.utils
+    return pgserver
 
 
 def _ensure_redis(redis_dir: Path, socket: Path) -> None:
@@ -98,12 +109,50 @@ def _redis_alive(redis_dir: Path) -> bool:
     return (redis_dir / "redis.sock").exists()
 
 
-def stop(settings: Settings) -> None:
-    """Stop both embedded servers (used by `tillpost services stop`)."""
-    pid = _redis_pid(settings.redis_dir)
-    if pid is not None and _redis_alive(settings.redis_dir):
-        os.kill(pid, signal.SIGTERM)
-    if settings.pg_dir.exists():
-        import pgserver
+def postgres_pid(pg_dir: Path) -> int | None:
+    """The running postmaster of this data folder (from its postmaster.pid), or None."""
+    try:
+        info = _pgserver().utils.PostmasterInfo.read_from_pgdata(pg_dir)
+    except (OSError, ValueError, AssertionError):  # a half-written or foreign pid file
+        return None
+    if info is None or not info.is_running() or info.process.name() != "postgres":
+        return None
+    return int(info.pid)
 
-        pgserver.get_server(settings.pg_dir, cleanup_mode="stop").cleanup()
+
+def redis_pid(redis_dir: Path) -> int | None:
+    """The running embedded Redis of this folder, or None."""
+    return _redis_pid(redis_dir) if _redis_alive(redis_dir) else None
+
+
+def stop(settings: Settings, timeout: float = 60.0) -> None:
+    """Stop both embedded servers (`tillpost services stop`), whoever else started or used them.
+
+    PostgreSQL is stopped through its own postmaster.pid, not pgserver's handle: pgserver stops the
+    server only when its list of user pids holds no one else, and a process that exec'ed (`tillpost
+    worker`) or was killed never leaves that list. SIGINT is PostgreSQL's fast shutdown: clients are
+    disconnected and open transactions rolled back; everything committed is on disk.
+    """
+    _stop(redis_pid(settings.redis_dir), signal.SIGTERM, timeout)
+    _stop(postgres_pid(settings.pg_dir), signal.SIGINT, timeout)
+    (settings.pg_dir / ".handle_pids.json").unlink(missing_ok=True)  # every pid in it is stale now
+
+
+def _stop(pid: int | None, sig: int, timeout: float) -> None:
+    if pid is None:
+        return
+    os.kill(pid, sig)
+    deadline = time.monotonic() + timeout
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"process {pid} did not stop within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    import psutil  # comes with pgserver
+
+    try:
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False

@@ -7,8 +7,10 @@ servers' sockets under TILLPOST_HOME, which `runtime.embedded.ensure_running` st
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,9 @@ class Settings:
     shopify_secret: str | None
     woocommerce_secret: str | None
     web_outlet: str
+    flower_auth: str | None  # `user:password` Flower asks for; see runtime.flower_auth
+    stale_after: float = 60.0  # seconds undone work may wait before the sweeper sends it again
+    sweep_interval: float = 30.0  # seconds between sweeps (beat's schedule, the workers' own check)
 
     @property
     def pg_dir(self) -> Path:
@@ -34,23 +39,65 @@ class Settings:
         return self.redis_dir / "redis.sock"
 
     @property
-    def database_url(self) -> str:
-        if self.configured_database_url:
-            return to_psycopg_url(self.configured_database_url)
+    def embedded_database_url(self) -> str:
         return f"postgresql+psycopg://postgres@/tillpost?host={self.pg_dir}"
 
     @property
+    def embedded_broker_url(self) -> str:
+        return f"redis+socket://{self.redis_socket}"
+
+    @property
+    def database_url(self) -> str:
+        if self.configured_database_url:
+            _require_scheme("TILLPOST_DATABASE_URL", self.configured_database_url, DATABASE_SCHEMES)
+            return to_psycopg_url(self.configured_database_url)
+        return self.embedded_database_url
+
+    @property
     def broker_url(self) -> str:
-        return self.configured_broker_url or f"redis+socket://{self.redis_socket}"
+        if self.configured_broker_url:
+            _require_scheme("TILLPOST_BROKER_URL", self.configured_broker_url, BROKER_SCHEMES)
+            return self.configured_broker_url
+        return self.embedded_broker_url
+
+    def check_urls(self) -> None:
+        """Raise UnsupportedUrl when a configured URL names a server tillpost cannot talk to."""
+        _ = self.database_url, self.broker_url
 
     @property
     def embedded(self) -> bool:
         return not (self.configured_database_url and self.configured_broker_url)
 
 
+DATABASE_SCHEMES = ("postgresql+psycopg://", "postgresql://", "postgres://")
+BROKER_SCHEMES = ("redis://", "rediss://", "redis+socket://")
+
+
+class UnsupportedUrl(ValueError):
+    """A configured URL names a kind of server tillpost cannot use (bad input, exit status 2)."""
+
+    def __init__(self, variable: str, url: str, schemes: tuple[str, ...]) -> None:
+        self.variable, self.url, self.schemes = variable, redacted(url), schemes
+        super().__init__(f"{variable}={self.url} is not supported: use a URL starting {' or '.join(schemes)}")
+
+
+def _require_scheme(variable: str, url: str, schemes: tuple[str, ...]) -> None:
+    if not url.startswith(schemes):
+        raise UnsupportedUrl(variable, url, schemes)
+
+
+def redacted(url: str) -> str:
+    """The URL with its password (if any) shown as ***: safe to print or log."""
+    parts = urlsplit(url)
+    userinfo, at, hostport = parts.netloc.rpartition("@")
+    if not at or ":" not in userinfo:
+        return url
+    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}"))
+
+
 def to_psycopg_url(url: str) -> str:
     """Accept plain postgres:// URLs too, and always use the psycopg 3 driver."""
-    for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+    for prefix in DATABASE_SCHEMES:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
@@ -58,6 +105,17 @@ def to_psycopg_url(url: str) -> str:
 
 def _keys(raw: str | None) -> tuple[str, ...]:
     return tuple(k.strip() for k in (raw or "").split(",") if k.strip())
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name) or ""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise ValueError(f"{name} must be a positive number of seconds, not {raw!r}")
+    return value
 
 
 def load(environ: dict[str, str] | None = None) -> Settings:
@@ -70,4 +128,7 @@ def load(environ: dict[str, str] | None = None) -> Settings:
         shopify_secret=env.get("TILLPOST_SHOPIFY_SECRET") or None,
         woocommerce_secret=env.get("TILLPOST_WOOCOMMERCE_SECRET") or None,
         web_outlet=env.get("TILLPOST_WEB_OUTLET") or "WEB",
+        stale_after=_seconds(env, "TILLPOST_STALE_AFTER", 60.0),
+        sweep_interval=_seconds(env, "TILLPOST_SWEEP_INTERVAL", 30.0),
+        flower_auth=env.get("TILLPOST_FLOWER_AUTH") or None,
     )

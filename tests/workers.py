@@ -6,14 +6,20 @@ Tests use their own Redis database index, so they never eat a developer's queues
 from __future__ import annotations
 
 import atexit
+import base64
 import contextlib
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 from kombu.utils.url import url_to_parts
@@ -134,17 +140,61 @@ def wait_until(condition, timeout: float = 60, interval: float = 0.2, what: str 
         time.sleep(interval)
 
 
-def start_flower(env: dict[str, str], log_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "celery", "-A", "workers.app", "flower", "--address=127.0.0.1", f"--port={port}"]
-    flower_env = dict(env, FLOWER_UNAUTHENTICATED_API="true")
+# The user:password the tests' Flower requires (TILLPOST_FLOWER_AUTH); a new one for every run.
+FLOWER_AUTH = f"tester:{uuid.uuid4().hex}"
+
+
+def start_flower(env: dict[str, str], log_dir: Path, port: int, auth: str = FLOWER_AUTH) -> subprocess.Popen[bytes]:
+    """Flower exactly as `tillpost up` starts it, requiring `auth` (given as TILLPOST_FLOWER_AUTH)."""
+    from frontends.processes import flower_command
+
     return subprocess.Popen(
-        command,
-        env=flower_env,
+        flower_command(port),
+        env=dict(env, TILLPOST_FLOWER_AUTH=auth),
         stdout=(log_dir / "flower.log").open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,
         cwd=Path(__file__).resolve().parents[1],
     )
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+
+def flower_request(
+    port: int, path: str, method: str = "GET", auth: str | None = FLOWER_AUTH, headers: dict[str, str] | None = None
+) -> Reply:
+    """One HTTP request to Flower on loopback, with basic auth unless `auth` is None; errors are replies too."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=b"{}" if method == "POST" else None,
+        headers={"Content-Type": "application/json", **(headers or {}), **_basic_auth(auth)},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return Reply(response.status, _lower(response.headers.items()), response.read())
+    except urllib.error.HTTPError as refused:
+        return Reply(refused.code, _lower(refused.headers.items()), refused.read())
+
+
+def flower_get(port: int, path: str, auth: str | None = FLOWER_AUTH) -> Any:
+    """GET a Flower API path with basic auth and return its JSON (raises OSError when refused or down)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers=_basic_auth(auth))
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
+def _lower(headers: Any) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers}
+
+
+def _basic_auth(auth: str | None) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(auth.encode()).decode()} if auth else {}
 
 
 def free_port() -> int:

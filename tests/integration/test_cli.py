@@ -7,14 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.batch_support import tillpost
 from tests.shop import make_shop, sale
-from tests.workers import free_port, wait_until
+from tests.workers import flower_get, free_port, wait_until
 
 pytestmark = pytest.mark.pipeline
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,15 +108,15 @@ def test_up_starts_workers_and_flower_and_sigterm_leaves_no_orphan(sessions, pip
     try:
         # Then Flower answers and sees the worker
         def workers_seen():
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/workers?refresh=1", timeout=5) as r:
-                    return json.load(r)
+            try:  # with the password `up` generated in TILLPOST_HOME
+                login = (Path(pipeline_env["TILLPOST_HOME"]) / "flower-auth").read_text().strip()
+                return flower_get(port, "/api/workers?refresh=1", auth=login)
             except OSError:
                 return None
 
         assert wait_until(workers_seen, timeout=90, what="Flower to list the worker")
         children = subprocess.run(["pgrep", "-P", str(up.pid)], capture_output=True, text=True).stdout.split()
-        assert len(children) == 2  # the worker and Flower, each the leader of its own process group
+        assert len(children) == 3  # the worker, beat and Flower, each the leader of its own process group
     finally:
         # When it gets SIGTERM
         up.send_signal(signal.SIGTERM)

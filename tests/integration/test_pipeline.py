@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from decimal import Decimal
 
 import pytest
@@ -14,7 +13,7 @@ from domain.tables import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion, Sa
 from frontends.ledger import Ledger
 from tests.batch_support import tillpost
 from tests.shop import make_shop, sale
-from tests.workers import free_port, start_flower, wait_until
+from tests.workers import flower_get, free_port, start_flower, wait_until
 
 pytestmark = pytest.mark.pipeline
 
@@ -97,8 +96,7 @@ def test_flower_sees_the_posting_task_and_its_three_follow_ups_succeed(sessions,
 
 
 def _flower_get(port, path):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-        return json.load(response)
+    return flower_get(port, path)  # with the password start_flower gave Flower
 
 
 def _flower_workers(port):

@@ -1,0 +1,87 @@
+"""PostgreSQL or the broker cannot be reached: one named error, and which exceptions mean it.
+
+The command line prints the error as one line and exits 3 (../shared/CLI.md); the URL is shown
+without its password, with what to do about it.
+"""
+
+from __future__ import annotations
+
+from domain.errors import TillpostError, TransientError
+from runtime.settings import Settings, redacted
+
+SERVICES = {
+    "database": ("PostgreSQL", "TILLPOST_DATABASE_URL"),
+    "broker": ("the broker (Redis)", "TILLPOST_BROKER_URL"),
+}
+# Connection trouble that is the server's, not the request's: connection classes (08), the server
+# shutting down or starting (57P01-57P03), no connection slot left (53300).
+UNREACHABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
+
+
+class ServiceUnavailable(TillpostError):
+    """PostgreSQL or the broker could not be reached (exit status 3)."""
+
+    def __init__(self, service: str, url: str, embedded: bool) -> None:
+        self.service, self.url, self.embedded = service, redacted(url), embedded
+        name, variable = SERVICES[service]
+        todo = f"run `tillpost services start` or set {variable}" if embedded else f"start it or set {variable}"
+        super().__init__(f"cannot reach {name} at {self.url}: {todo}")
+
+    @classmethod
+    def of(cls, service: str, config: Settings) -> ServiceUnavailable:
+        if service == "database":
+            return cls(service, config.database_url, config.database_url == config.embedded_database_url)
+        return cls(service, config.broker_url, config.broker_url == config.embedded_broker_url)
+
+
+class NotSent(ServiceUnavailable):
+    """Requests were recorded in PostgreSQL but could not be handed to the broker: the sweeper sends them."""
+
+    def __init__(self, recorded: int, cause: ServiceUnavailable) -> None:
+        self.recorded = recorded
+        TillpostError.__init__(
+            self,
+            f"{cause}; the {recorded} request(s) recorded in PostgreSQL are safe: "
+            "the sweeper sends them once the broker answers",
+        )
+        self.service, self.url, self.embedded = cause.service, cause.url, cause.embedded
+
+
+def service_behind(exc: BaseException) -> str | None:
+    """The service ("database" or "broker") that `exc`, or what caused it, says cannot be reached."""
+    for error in _chain(exc):
+        if _database_unreachable(error):
+            return "database"
+        if _broker_unreachable(error):
+            return "broker"
+    return None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _database_unreachable(error: BaseException) -> bool:
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if isinstance(error, TransientError):
+        return False  # judged by its cause, further down the chain
+    if isinstance(error, psycopg.OperationalError):
+        code = error.sqlstate
+        return code is None or code.startswith("08") or code in UNREACHABLE_SQLSTATES
+    return False
+
+
+def _broker_unreachable(error: BaseException) -> bool:
+    import kombu.exceptions
+    import redis.exceptions
+
+    return isinstance(error, kombu.exceptions.OperationalError | redis.exceptions.ConnectionError)
