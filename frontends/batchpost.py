@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain import batches
 from domain.batchfiles import read_batch
+from frontends.outages import NotSent, ServiceUnavailable, service_behind
+from runtime import settings
 
 
 def post_file(sessions: sessionmaker[Session], path: Path) -> int:
@@ -27,5 +29,11 @@ def post_file(sessions: sessionmaker[Session], path: Path) -> int:
             batch_id = batches.stage(session, str(path), digest, read_batch(path))
     else:
         print(f"resuming unfinished batch {batch_id} of the same file", file=sys.stderr)
-    enqueue_batch(sessions, batch_id)
+    try:
+        enqueue_batch(sessions, batch_id)
+    except Exception as exc:
+        if service_behind(exc) != "broker":
+            raise
+        cause = ServiceUnavailable.of("broker", settings.load())
+        raise NotSent(f"batch {batch_id} of {path}", cause) from None
     return batch_id

@@ -44,7 +44,7 @@ class Ledger:
         try:
             enqueue(intake_ids)
         except ServiceUnavailable as exc:
-            raise NotSent(len(intake_ids), exc) from None
+            raise NotSent(f"the {len(intake_ids)} request(s)", exc) from None
         return intake_ids
 
     def outcomes(self, intake_ids: list[int]) -> list[dict[str, Any]]:

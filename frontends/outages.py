@@ -37,12 +37,12 @@ class ServiceUnavailable(TillpostError):
 class NotSent(ServiceUnavailable):
     """Requests were recorded in PostgreSQL but could not be handed to the broker: the sweeper sends them."""
 
-    def __init__(self, recorded: int, cause: ServiceUnavailable) -> None:
+    def __init__(self, recorded: str, cause: ServiceUnavailable) -> None:
+        """`recorded` says what is safe: "the 3 request(s)", "batch 7 (120 requests)"."""
         self.recorded = recorded
         TillpostError.__init__(
             self,
-            f"{cause}; the {recorded} request(s) recorded in PostgreSQL are safe: "
-            "the sweeper sends them once the broker answers",
+            f"{cause}; {recorded} recorded in PostgreSQL: safe, the sweeper sends it once the broker answers",
         )
         self.service, self.url, self.embedded = cause.service, cause.url, cause.embedded
 

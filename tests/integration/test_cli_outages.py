@@ -92,7 +92,7 @@ def test_a_request_recorded_while_the_broker_is_down_is_said_to_be_safe(sessions
         ]
 
 
-def test_posting_a_batch_while_the_broker_is_down_exits_3_naming_it(sessions, pipeline_env, tmp_path):
+def test_posting_a_batch_while_the_broker_is_down_exits_3_saying_the_batch_is_safe(sessions, pipeline_env, tmp_path):
     with sessions.begin() as s:
         make_shop(s)
     port = free_port()
@@ -101,8 +101,11 @@ def test_posting_a_batch_while_the_broker_is_down_exits_3_naming_it(sessions, pi
 
     result = tillpost(env, "post", str(day))
 
-    _one_line_naming(result, "broker", f"127.0.0.1:{port}", "TILLPOST_BROKER_URL")
+    _one_line_naming(result, "broker", f"127.0.0.1:{port}", "TILLPOST_BROKER_URL", "batch 1", "safe", "sweeper")
     assert result.returncode == 3
+    # And the batch really is staged, waiting for the sweeper
+    with sessions() as s:
+        assert s.scalars(select(SaleRequestRow.outcome).where(SaleRequestRow.request_id == "B-1")).all() == ["PENDING"]
 
 
 @pytest.mark.parametrize(
