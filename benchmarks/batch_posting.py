@@ -27,15 +27,17 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import make_url, select, text  # noqa: E402
 
-from domain import batch_report, batches, followups  # noqa: E402
-from domain.batchfiles import read_batch  # noqa: E402
+from domain.batches import report as batch_report  # noqa: E402
+from domain.batches import staging as batches  # noqa: E402
 from domain.db import in_transaction, make_engine, session_factory  # noqa: E402
-from domain.posting import Catalogue, post_request  # noqa: E402
+from domain.followups import outbox as followups  # noqa: E402
+from domain.posting.decision import Catalogue, post_request  # noqa: E402
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow  # noqa: E402
+from frontends.batchfiles import file_digest, read_batch  # noqa: E402
 from frontends.demo import load_shop  # noqa: E402
 from frontends.demo_data import day_of_sales  # noqa: E402
+from migrations.schema import upgrade  # noqa: E402
 from runtime import embedded, settings  # noqa: E402
-from runtime.schema import upgrade  # noqa: E402
 
 
 def fresh_database(server_url: str, label: str) -> str:
@@ -67,7 +69,7 @@ def plain_loop(db_url: str, path: Path) -> float:
     sessions = session_factory(make_engine(db_url))
     started = time.monotonic()
     with sessions.begin() as session:
-        batch_id = batches.stage(session, str(path), batches.file_digest(path), read_batch(path))
+        batch_id = batches.stage(session, str(path), file_digest(path), read_batch(path))
     with sessions() as session:
         ids = list(
             session.scalars(

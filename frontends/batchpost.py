@@ -8,8 +8,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import batches
-from domain.batchfiles import read_batch
+from domain.batches import staging as batches
+from frontends.batchfiles import file_digest, read_batch
 from frontends.outages import NotSent, ServiceUnavailable, service_behind
 from runtime import settings
 
@@ -21,7 +21,7 @@ def post_file(sessions: sessionmaker[Session], path: Path) -> int:
     from tasks.batches import enqueue_batch
     from workers.app import app  # noqa: F401  (the configured Celery app sends the messages)
 
-    digest = batches.file_digest(path)
+    digest = file_digest(path)
     with sessions.begin() as session:
         batch_id = batches.unfinished_batch(session, digest)
     if batch_id is None:

@@ -45,7 +45,7 @@ def _sessions() -> sessionmaker[Session]:
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    from runtime.schema import upgrade
+    from migrations.schema import upgrade
 
     config = settings.load()
     embedded.ensure_running(config)
@@ -56,7 +56,7 @@ def cmd_db(args: argparse.Namespace) -> int:
 
 def cmd_import(args: argparse.Namespace) -> int:
     from domain.db import in_transaction
-    from domain.masterdata import import_csv
+    from domain.masterdata.importing import import_csv
 
     try:
         content = _read_file(args.file).decode("utf-8-sig")
@@ -68,7 +68,7 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from domain.masterdata import export_csv
+    from domain.masterdata.importing import export_csv
 
     with _sessions()() as session:
         export_csv(session, args.kind, sys.stdout)
@@ -92,7 +92,7 @@ def _file_problem(path: str, exc: OSError) -> str:
 
 
 def _read_requests(path: str) -> list[Any]:
-    from domain.requests import decode
+    from domain.posting.request import decode
 
     content = _read_file(path)
     try:
@@ -166,7 +166,7 @@ def cmd_reorder(args: argparse.Namespace) -> int:
 
 
 def cmd_receipt(args: argparse.Namespace) -> int:
-    from domain.receipts import receipt_for
+    from domain.followups.receipts import receipt_for
 
     with _sessions()() as session:
         if args.company is not None:
@@ -198,8 +198,10 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_post(args: argparse.Namespace) -> int:
-    from domain import batch_report, batches
-    from domain.batchfiles import BatchFileError, check_readable
+    from domain.batches import report as batch_report
+    from domain.batches import staging as batches
+    from domain.batches.entries import BatchFileError
+    from frontends.batchfiles import check_readable
     from frontends.batchpost import post_file
     from frontends.progress import follow
 
@@ -266,7 +268,7 @@ def _print_failed_follow_ups(document: dict[str, Any]) -> None:
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from domain import batch_report
+    from domain.batches import report as batch_report
 
     with _sessions()() as session:
         if args.action == "list":
@@ -282,7 +284,7 @@ def cmd_batch_report(args: argparse.Namespace) -> int:
     """Every request of a batch with its outcome, as CSV (default) or JSON Lines, to stdout."""
     import csv
 
-    from domain import batch_report
+    from domain.batches import report as batch_report
 
     with _sessions()() as session:
         rows = batch_report.batch_requests(session, args.id)
@@ -297,7 +299,7 @@ def cmd_batch_report(args: argparse.Namespace) -> int:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from domain import batches
+    from domain.batches import staging as batches
     from domain.errors import REASON_CODES
     from tasks.batches import enqueue_batch
     from workers.app import app  # noqa: F401
@@ -314,7 +316,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_followups(args: argparse.Namespace) -> int:
     """Failed follow-ups (of a batch, or all) become open again, their batches POSTED; then sent."""
-    from domain.followup_failures import retry_failed
+    from domain.followups.failures import retry_failed
     from tasks.followups import requeue
     from workers.app import app  # noqa: F401
 
@@ -345,7 +347,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from frontends import processes
-    from runtime.schema import upgrade
+    from migrations.schema import upgrade
 
     config = settings.load()
     embedded.ensure_running(config)

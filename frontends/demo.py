@@ -17,16 +17,17 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import batch_report, batches
+from domain.batches import report as batch_report
+from domain.batches import staging as batches
 from domain.db import make_engine, session_factory
-from domain.masterdata import KINDS, import_csv
+from domain.masterdata.importing import KINDS, import_csv
 from domain.tables import Batch
 from frontends import processes
 from frontends.batchpost import post_file
 from frontends.demo_data import as_csv, catalogue, day_of_sales
 from frontends.progress import follow
+from migrations.schema import upgrade
 from runtime import embedded, settings
-from runtime.schema import upgrade
 
 
 def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, object]:

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from domain.money import line_amount
-from domain.pricing import ProductInfo, price_sale
-from domain.requests import parse_request
+from domain.posting.money import line_amount
+from domain.posting.pricing import ProductInfo, price_sale
+from domain.posting.request import parse_request
 
 SGT = timezone(timedelta(hours=8))
 OUTLETS = {"ORCH": "Orchard Road", "TAMP": "Tampines Mall", "JEM": "Jurong East", "WEB": "Web shop"}

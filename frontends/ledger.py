@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain import queries
 from domain.db import make_engine, session_factory
-from domain.intake import receive
+from domain.posting.intake import receive
 from frontends.outages import NotSent, ServiceUnavailable, service_behind
 from runtime import embedded, settings
 

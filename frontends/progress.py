@@ -8,7 +8,7 @@ from collections.abc import Callable, Hashable
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import batch_report
+from domain.batches import report as batch_report
 from domain.tables import Batch
 
 

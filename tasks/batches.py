@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain import batches
+from domain.batches import staging as batches
 from domain.db import in_transaction
 from tasks import db
 from tasks.posting import post_chunk

@@ -25,7 +25,7 @@ def sessions() -> sessionmaker[Session]:
 
 def advance_batches(batch_ids: list[int]) -> None:
     """Let each batch move on (POSTING -> POSTED -> DONE or ATTENTION), each in its own short transaction."""
-    from domain.batches import advance
+    from domain.batches.staging import advance
 
     for batch_id in batch_ids:
         in_transaction(sessions(), partial(advance, batch_id=batch_id))

@@ -9,9 +9,11 @@ from typing import Any, NoReturn
 
 from celery import chain, shared_task
 
-from domain import batches, followup_failures, followups
+from domain.batches import staging as batches
 from domain.db import in_transaction
 from domain.errors import TransientError
+from domain.followups import failures as followup_failures
+from domain.followups import outbox as followups
 from tasks import db
 
 log = logging.getLogger(__name__)

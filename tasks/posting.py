@@ -9,11 +9,11 @@ from typing import Any
 
 from celery import shared_task
 
-from domain import batches
+from domain.batches import staging as batches
 from domain.db import in_transaction
 from domain.errors import NotFound, TransientError
-from domain.intake import mark_enqueued
-from domain.posting import Catalogue, post_request, record_failure
+from domain.posting.decision import Catalogue, post_request, record_failure
+from domain.posting.intake import mark_enqueued
 from tasks import db
 from tasks.followups import enqueue_follow_ups
 

@@ -11,9 +11,11 @@ from typing import Any
 from celery import shared_task
 from sqlalchemy.orm import Session
 
-from domain import batches, followups, heartbeat
+from domain import heartbeat
+from domain.batches import staging as batches
 from domain.db import in_transaction
-from domain.intake import stale_pending
+from domain.followups import outbox as followups
+from domain.posting.intake import stale_pending
 from runtime import settings
 from tasks import db
 from tasks.followups import enqueue_follow_ups

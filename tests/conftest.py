@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, session_factory
 from domain.tables import Base
+from migrations.schema import upgrade
 from runtime import embedded, settings
-from runtime.schema import upgrade
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 

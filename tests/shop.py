@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.intake import receive
-from domain.posting import Posted, post_request
-from domain.stock import move_stock
+from domain.posting.decision import Posted, post_request
+from domain.posting.intake import receive
+from domain.posting.stock import move_stock
 from domain.tables import Company, Customer, Outlet, Product, Supplier, User
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from domain import batches
-from domain.batchfiles import read_batch, write_csv
-from domain.csvfields import read_records
+from domain.batches import staging as batches
+from domain.masterdata.fields import read_records
 from domain.tables import Batch, Sale, StockMovement
+from frontends.batchfiles import file_digest, read_batch, write_csv
 from tests.batch_support import ROOT, messages_by_line, outcomes_by_line, tillpost, tillpost_json
 from tests.shop import make_shop, sale
 
@@ -39,7 +39,7 @@ def shop(sessions):
 
 def stage(sessions, path: Path) -> int:
     with sessions.begin() as s:
-        return batches.stage(s, str(path), batches.file_digest(path), read_batch(path))
+        return batches.stage(s, str(path), file_digest(path), read_batch(path))
 
 
 def stage_csv(sessions, tmp_path: Path, *rows: str | bytes) -> int:

@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from domain.batchfiles import write_csv
 from domain.tables import SaleRequestRow
+from frontends.batchfiles import write_csv
 from tests.batch_support import (
     ledger_totals,
     messages_by_line,

@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from sqlalchemy import insert, update
 
-from domain.intake import receive
-from domain.posting import Catalogue, post_request
+from domain.posting.decision import Catalogue, post_request
+from domain.posting.intake import receive
 from domain.tables import Product
 from tests.shop import make_shop, sale
 

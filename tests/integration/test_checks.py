@@ -5,7 +5,7 @@ from decimal import Decimal
 from sqlalchemy import insert, text
 
 from domain.checks import Violation, check_ledger
-from domain.followups import run_loyalty, run_receipts, run_reorder
+from domain.followups.outbox import run_loyalty, run_receipts, run_reorder
 from domain.tables import ReorderSuggestion
 from tests.followup_support import follow_up, post, transaction_number
 from tests.shop import make_shop, sale

@@ -11,8 +11,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from domain.intake import receive
-from domain.posting import post_request
+from domain.posting.decision import post_request
+from domain.posting.intake import receive
 from domain.tables import SaleRequestRow, StockMovement
 from tests.shop import make_shop, on_hand, receive_one, row_counts, sale, stock_drift, submit_and_post
 

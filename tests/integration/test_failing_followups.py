@@ -16,8 +16,8 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select, text, update
 
-from domain.followup_failures import retry_failed
-from domain.followups import open_follow_ups, run_receipts
+from domain.followups.failures import retry_failed
+from domain.followups.outbox import open_follow_ups, run_receipts
 from domain.tables import FollowUp, Receipt, Sale
 from tests.batch_support import ROOT, batch_state, tillpost, tillpost_json, wait_for_state, write_jsonl
 from tests.followup_support import follow_up, post

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import event, select
 
 from domain.errors import NotFound
-from domain.followups import open_follow_ups, run_loyalty, run_receipts, run_reorder
-from domain.receipts import receipt_for
+from domain.followups.outbox import open_follow_ups, run_loyalty, run_receipts, run_reorder
+from domain.followups.receipts import receipt_for
 from domain.tables import Customer, LoyaltyEntry, ReorderSuggestion, Supplier
 from tests.followup_support import follow_up, post, table_contents, transaction_number
 from tests.shop import make_shop, sale

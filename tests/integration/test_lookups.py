@@ -7,7 +7,7 @@ import json
 import pytest
 from sqlalchemy import update
 
-from domain.receipts import store_receipts
+from domain.followups.receipts import store_receipts
 from domain.tables import Customer
 from tests.batch_support import tillpost
 from tests.followup_support import follow_up, post, transaction_number

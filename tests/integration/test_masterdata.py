@@ -11,8 +11,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.errors import ImportFailed
-from domain.masterdata import KINDS, ImportReport, export_csv, import_csv
-from domain.stock import move_stock
+from domain.masterdata.importing import KINDS, ImportReport, export_csv, import_csv
+from domain.posting.stock import move_stock
 from domain.tables import Base, Company, Customer, Outlet, Product, StockLevel, StockMovement, Supplier, User
 from tests.shop import make_shop
 

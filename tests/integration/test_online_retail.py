@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from domain.pricing import ProductInfo, price_sale
-from domain.requests import Kind, parse_request
+from domain.posting.pricing import ProductInfo, price_sale
+from domain.posting.request import Kind, parse_request
 from domain.tables import Outlet, Product, Sale, StockDiscrepancy, StockLevel
 from tests.batch_support import requests_without_one_outcome, tillpost, tillpost_json
 from tests.conftest import shared_path

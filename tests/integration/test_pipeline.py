@@ -161,7 +161,7 @@ def test_one_request_posted_by_two_tasks_in_parallel_posts_once(sessions, start_
 
     with sessions.begin() as s:
         make_shop(s, stock={"TEA": 10})
-        from domain.intake import receive
+        from domain.posting.intake import receive
 
         ids = receive(s, [sale("TWICE-1", [("TEA", "1")], [("CASH", "4.50")])])
     start_worker(concurrency=2)

@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, select, update
 
-from domain.posting import post_request
+from domain.posting.decision import post_request
 from domain.tables import (
     Customer,
     FollowUp,

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from domain.checks import check_ledger
-from domain.followups import run_loyalty
-from domain.posting import post_request
+from domain.followups.outbox import run_loyalty
+from domain.posting.decision import post_request
 from domain.tables import Customer, Sale, SaleLine
 from tests.followup_support import follow_up
 from tests.shop import intake_row, make_shop, receive_one, sale

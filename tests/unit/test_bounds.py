@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import Invalid
-from domain.money import loyalty_points
-from domain.pricing import ProductInfo, price_sale
-from domain.reorder import suggested_quantity
-from domain.requests import parse_request
+from domain.followups.reorder import suggested_quantity
+from domain.posting.money import loyalty_points
+from domain.posting.pricing import ProductInfo, price_sale
+from domain.posting.request import parse_request
 
 D = Decimal
 MOST_A_LINE_CARRIES = D(1_000_000)  # units

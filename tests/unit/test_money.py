@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from domain.money import cash_rounding, cents, line_amount, line_tax, loyalty_points
+from domain.posting.money import cash_rounding, cents, line_amount, line_tax, loyalty_points
 
 D = Decimal
 NINE = D("9.00")

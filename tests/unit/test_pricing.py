@@ -7,8 +7,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import Invalid, TenderMismatch, TenderShort, UnknownSku
-from domain.pricing import ProductInfo, price_sale
-from domain.requests import parse_request
+from domain.posting.pricing import ProductInfo, price_sale
+from domain.posting.request import parse_request
 
 D = Decimal
 

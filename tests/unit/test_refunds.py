@@ -5,8 +5,8 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import ReturnExceedsSale, ReturnMismatch
-from domain.refunds import SoldSku, refunds_for
-from domain.requests import Line
+from domain.posting.refunds import SoldSku, refunds_for
+from domain.posting.request import Line
 
 D = Decimal
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from domain.errors import Invalid
-from domain.requests import Channel, Kind, TenderMethod, parse_request
+from domain.posting.request import Channel, Kind, TenderMethod, parse_request
 
 D = Decimal
 

@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import hashlib
 import io
-import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from itertools import groupby
 from pathlib import Path
 from typing import Any, TextIO
 
+from domain.batches.entries import BatchFileError, Entry, printable, printable_all, storable
 from domain.csvrows import Row, csv_rows
-from domain.errors import TillpostError
-from domain.requests import decode
+from domain.posting.request import decode
 
 REQUEST_COLUMNS = (
     "request_id",
@@ -36,18 +35,6 @@ LINE_COLUMNS = ("sku", "quantity", "unit_price", "discount")
 CSV_COLUMNS = (*REQUEST_COLUMNS, *LINE_COLUMNS, "tenders")
 
 
-@dataclass(frozen=True)
-class Entry:
-    line_no: int
-    payload: Any
-    problem: str | None = None
-    rows: tuple[int, int] | None = None  # a CSV request: the first and last line of its rows
-
-
-class BatchFileError(TillpostError):
-    """The file given holds no batch to record; nothing was recorded."""
-
-
 class UnreadableFile(BatchFileError):
     """The path names no file that can be read (missing, a directory, no permission)."""
 
@@ -55,14 +42,6 @@ class UnreadableFile(BatchFileError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
-
-
-class NoRequests(BatchFileError):
-    """The file is empty, or holds only a CSV header or blank lines."""
-
-    def __init__(self, source: str) -> None:
-        super().__init__(f"{source}: no requests (the file is empty, or holds only a header or blank lines)")
-        self.source = source
 
 
 def check_readable(path: Path) -> None:
@@ -100,40 +79,6 @@ def read_jsonl(stream: TextIO) -> Iterator[Entry]:
             yield Entry(line_no, {"line": printable(text[:2000])}, f"line {line_no}: cannot be stored: {exc}")
 
 
-def storable(payload: Any, where: str = "") -> Any:
-    """The payload, if it can be fingerprinted and stored as JSONB; else ValueError naming the first bad value.
-
-    One such line must not fail the COPY of the whole batch. json.loads takes NaN and Infinity (not
-    JSON) and numbers like 1e999999999 (too large to write out); strings may hold NUL or lone
-    surrogates (an escaped "\\ud800", or bytes that were not UTF-8). JSONB refuses them all.
-    """
-    if isinstance(payload, float):
-        raise ValueError(f"{where or 'value'}: {payload} is not a JSON number")
-    if isinstance(payload, Decimal) and abs(payload.as_tuple().exponent) > MAX_EXPONENT:  # type: ignore[arg-type]
-        raise ValueError(f"{where or 'value'}: {payload} has too many digits for any amount or quantity")
-    if isinstance(payload, str):
-        if _UNSTORABLE.search(payload):
-            raise ValueError(f"{where or 'value'}: text with a NUL character or bytes that are not UTF-8")
-        return payload
-    if isinstance(payload, list):
-        for n, item in enumerate(payload):
-            storable(item, f"{where}[{n}]")
-    elif isinstance(payload, dict):
-        for key, value in payload.items():
-            storable(key, where)
-            storable(value, f"{where}.{key}" if where else key)
-    return payload
-
-
-MAX_EXPONENT = 1000
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-
-
-def printable(text: str) -> str:
-    """Text read from the file, made storable: bytes that were not UTF-8 as \\xNN, NUL as \\x00."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
-
-
 def read_csv(stream: TextIO) -> Iterator[Entry]:
     """Rows of one request_id must be adjacent; request fields and tenders repeat on each row.
 
@@ -148,7 +93,7 @@ def read_csv(stream: TextIO) -> Iterator[Entry]:
     problem = header.problem or _header_problem(header.cells)
     if problem:
         payload = {"header": header.cells} if header.problem is None else {"line": header.text}
-        yield Entry(header.line, _printable_all(payload), f"line {header.line}: {printable(problem)}")
+        yield Entry(header.line, printable_all(payload), f"line {header.line}: {printable(problem)}")
         return
     columns = header.cells
     position = columns.index("request_id")
@@ -189,18 +134,8 @@ def _stored(entry: Entry) -> Entry:
         storable(entry.payload)
     except ValueError as exc:
         problem = entry.problem or f"line {entry.line_no}: {exc}"
-        return dataclasses.replace(entry, payload=_printable_all(entry.payload), problem=printable(problem))
+        return dataclasses.replace(entry, payload=printable_all(entry.payload), problem=printable(problem))
     return entry
-
-
-def _printable_all(value: Any) -> Any:
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, list):
-        return [_printable_all(v) for v in value]
-    if isinstance(value, dict):
-        return {printable(k): _printable_all(v) for k, v in value.items()}
-    return value
 
 
 def _csv_request(rows: list[tuple[int, dict[str, str]]]) -> Entry:
@@ -248,3 +183,11 @@ def write_csv(requests: list[dict[str, Any]]) -> str:
             row.update({k: line.get(k) for k in LINE_COLUMNS}, tenders=tenders)
             writer.writerow(row)
     return out.getvalue()
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -37,11 +37,11 @@ from domain.errors import (
     UnknownCustomer,
     UnknownOutlet,
 )
-from domain.pricing import PricedSale, ProductInfo, price_sale
-from domain.refunds import refunds_for
-from domain.requests import Kind, SaleRequest, request_from
-from domain.returns import original_of
-from domain.stock import move_stock
+from domain.posting.pricing import PricedSale, ProductInfo, price_sale
+from domain.posting.refunds import refunds_for
+from domain.posting.request import Kind, SaleRequest, request_from
+from domain.posting.returns import original_of
+from domain.posting.stock import move_stock
 from domain.tables import (
     Company,
     Customer,

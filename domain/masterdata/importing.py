@@ -18,10 +18,10 @@ from sqlalchemy import Executable, Table, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from domain.csvfields import Fields, Problem, Record, read_records
 from domain.errors import ImportFailed
-from domain.masterrows import SPECS, Kind, Row, load_refs
-from domain.stock import move_stock
+from domain.masterdata.fields import Fields, Problem, Record, read_records
+from domain.masterdata.rows import SPECS, Kind, Row, load_refs
+from domain.posting.stock import move_stock
 from domain.tables import Base, Company, Customer, Outlet, Product, StockLevel, Supplier, User
 
 KINDS = ("companies", "outlets", "users", "products", "customers", "stock")

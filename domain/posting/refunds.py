@@ -16,8 +16,8 @@ from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 
 from domain.errors import ReturnExceedsSale, ReturnMismatch
-from domain.money import ZERO, cents
-from domain.requests import Line
+from domain.posting.money import ZERO, cents
+from domain.posting.request import Line
 
 PRICE_PLACES = Decimal("0.0001")
 

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Numeric, String, select
 from sqlalchemy.orm import Session
 
-from domain.csvfields import Fields, Record
+from domain.masterdata.fields import Fields, Record
 from domain.tables import PRICE, QTY, RATE, Base, Company, Customer, Outlet, Product, StockLevel, Supplier, User
 
 Row = dict[str, Any]

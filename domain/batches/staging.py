@@ -7,33 +7,23 @@ once `followups retry` ran it). Kept in PostgreSQL, not in Flower's memory.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, select, text, update
 from sqlalchemy.orm import Session
 
-from domain.batchfiles import Entry, NoRequests
+from domain.batches.entries import Entry, NoRequests
 from domain.db import dumps
 from domain.errors import NotFound
-from domain.intake import request_id_of
-from domain.requests import fingerprint_of
+from domain.posting.intake import request_id_of
+from domain.posting.request import fingerprint_of
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
 
 COPY_SQL = (
     "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message, details) "
     "FROM STDIN"
 )
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def unfinished_batch(session: Session, digest: str) -> int | None:

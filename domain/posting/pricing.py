@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
 from domain.errors import FieldError, Invalid, TenderMismatch, TenderShort, UnknownSku
-from domain.money import NICKEL, ZERO, cash_rounding, cents, line_amount, line_tax
-from domain.refunds import Refund
-from domain.requests import Kind, Line, SaleRequest, TenderMethod
+from domain.posting.money import NICKEL, ZERO, cash_rounding, cents, line_amount, line_tax
+from domain.posting.refunds import Refund
+from domain.posting.request import Kind, Line, SaleRequest, TenderMethod
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from domain.batchfiles import printable, storable
-from domain.requests import fingerprint_of
+from domain.batches.entries import printable, storable
+from domain.posting.request import fingerprint_of
 from domain.tables import Batch, SaleRequestRow
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from domain import heartbeat
 from domain.errors import NotFound
-from domain.followup_failures import failed_of_batch
+from domain.followups.failures import failed_of_batch
 from domain.tables import Batch, Outlet, Sale, SaleLine, SaleRequestRow, Tender
 
 OUTCOMES = ("POSTED", "DUPLICATE", "CONFLICT", "REJECTED", "PENDING")

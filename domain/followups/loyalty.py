@@ -21,7 +21,7 @@ from sqlalchemy import case, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
-from domain.money import loyalty_points
+from domain.posting.money import loyalty_points
 from domain.tables import Company, Customer, LoyaltyEntry, Sale
 
 _Original = aliased(Sale)

@@ -20,10 +20,10 @@ from datetime import timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain.followup_failures import hold_receipts_without_points
-from domain.loyalty import award_points
-from domain.receipts import store_receipts
-from domain.reorder import check_reorder
+from domain.followups.failures import hold_receipts_without_points
+from domain.followups.loyalty import award_points
+from domain.followups.receipts import store_receipts
+from domain.followups.reorder import check_reorder
 from domain.tables import FollowUp, Sale
 
 

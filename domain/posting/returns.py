@@ -14,9 +14,9 @@ from decimal import Decimal
 from sqlalchemy import Connection, func, select
 
 from domain.errors import OriginalStillPending, ReturnMismatch, UnknownOriginal
-from domain.money import ZERO
-from domain.refunds import SoldSku
-from domain.requests import SaleRequest
+from domain.posting.money import ZERO
+from domain.posting.refunds import SoldSku
+from domain.posting.request import SaleRequest
 from domain.tables import Customer, Outlet, Sale, SaleLine, SaleRequestRow
 
 

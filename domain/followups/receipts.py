@@ -17,8 +17,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from domain.errors import NotFound
-from domain.money import ZERO, cents
-from domain.receipt_data import ReceiptData, ReceiptLine, load_receipts
+from domain.followups.receipt_data import ReceiptData, ReceiptLine, load_receipts
+from domain.posting.money import ZERO, cents
 from domain.tables import Receipt
 
 SINGAPORE = ZoneInfo("Asia/Singapore")

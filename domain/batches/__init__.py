@@ -1,0 +1,1 @@
+"""Batches: staging a file's requests, their states, the summary and reconciliation."""

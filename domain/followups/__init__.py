@@ -1,0 +1,1 @@
+"""Follow-ups of committed sales: the outbox, reorder checks, loyalty points, receipts."""

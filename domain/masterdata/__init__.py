@@ -1,0 +1,1 @@
+"""Master data: companies, outlets, users, products, customers, stock, from and to CSV."""

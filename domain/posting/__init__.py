@@ -1,0 +1,1 @@
+"""Posting one sale request: the request, its prices, returns, stock, and the decision."""
