@@ -1,0 +1,60 @@
+"""The ledger's words, each defined once: outcomes of a request, reasons for a rejection, kinds of
+follow-up, states of a batch. StrEnums, so they compare and store as the plain strings of
+../shared/CLI.md, and the tables' CHECK constraints are built from them (`one_of`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Outcome(StrEnum):
+    PENDING = "PENDING"
+    POSTED = "POSTED"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+    REJECTED = "REJECTED"
+
+
+DECIDED = (Outcome.POSTED, Outcome.DUPLICATE, Outcome.CONFLICT, Outcome.REJECTED)
+
+
+class Reason(StrEnum):
+    """Why a request was REJECTED (../shared/DOMAIN.md, plus RETURN_MISMATCH and INTERNAL_ERROR)."""
+
+    INVALID = "INVALID"
+    UNKNOWN_OUTLET = "UNKNOWN_OUTLET"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    UNKNOWN_CASHIER = "UNKNOWN_CASHIER"
+    UNKNOWN_CUSTOMER = "UNKNOWN_CUSTOMER"
+    UNKNOWN_ORIGINAL = "UNKNOWN_ORIGINAL"
+    RETURN_EXCEEDS_SALE = "RETURN_EXCEEDS_SALE"
+    RETURN_MISMATCH = "RETURN_MISMATCH"
+    TENDER_SHORT = "TENDER_SHORT"
+    TENDER_MISMATCH = "TENDER_MISMATCH"
+    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class FollowUpKind(StrEnum):
+    """What runs after a sale committed. CUSTOMER_RECEIPT is the receipt handed to the customer (was
+    "RECEIPT", easily confused with the stock movement RECEIPT: goods received)."""
+
+    REORDER = "REORDER"
+    LOYALTY = "LOYALTY"
+    CUSTOMER_RECEIPT = "CUSTOMER_RECEIPT"
+
+
+class BatchState(StrEnum):
+    RECEIVED = "RECEIVED"
+    POSTING = "POSTING"
+    POSTED = "POSTED"  # every request has an outcome
+    ATTENTION = "ATTENTION"  # ... and a follow-up failed for good
+    DONE = "DONE"  # ... and every follow-up has run
+
+
+SETTLED = (BatchState.DONE, BatchState.ATTENTION)
+
+
+def one_of(column: str, words: type[StrEnum]) -> str:
+    """A CHECK constraint's text: `column IN ('A', 'B', ...)`, in the enum's order."""
+    return f"{column} IN ({', '.join(repr(str(w)) for w in words)})"
