@@ -15,6 +15,7 @@ Choices, and why:
 from kombu import Exchange, Queue
 
 from runtime import settings as _settings
+from tasks import names as _names
 
 _s = _settings.load()
 
@@ -39,20 +40,16 @@ task_send_sent_event = True
 # `celery -A workers.app worker`) consumes all of them, and each task name is routed to one of them.
 # Each queue has its own exchange and routing key: a bare Queue(name) would be bound to the default
 # queue's exchange and key, and every message would land in "posting".
-task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in ("posting", "followups", "sweeper"))
+task_queues = tuple(Queue(name, Exchange(name), routing_key=name) for name in dict.fromkeys(_names.QUEUES.values()))
 task_default_queue = "posting"
 task_create_missing_queues = False
-task_routes = {
-    "tasks.posting.*": {"queue": "posting"},
-    "tasks.followups.*": {"queue": "followups"},
-    "tasks.sweeper.*": {"queue": "sweeper"},
-}
+task_routes = {name: {"queue": queue} for name, queue in _names.QUEUES.items()}  # by explicit name
 
 beat_schedule = {
     # Its own queue, so a follow-up backlog never delays it; a sweep not started before the next is
     # due is dropped. Every worker also sweeps by itself when this one is overdue (workers/selfsweep.py).
     "sweep-undone-work": {
-        "task": "tasks.sweeper.sweep",
+        "task": _names.SWEEP,
         "schedule": _s.sweep_interval,
         "kwargs": {"by": "beat"},
         "options": {"expires": _s.sweep_interval * 0.8},

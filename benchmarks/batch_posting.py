@@ -4,8 +4,9 @@ plain loop, measured in the same run on fresh databases of the same server.
     .venv/bin/python benchmarks/batch_posting.py --sales 100000 --workers 2
     .venv/bin/python benchmarks/batch_posting.py --memory-sales 1000000   # RSS of `tillpost post`
 
-Plain loop: the same file staged the same way (COPY), then every request posted by `post_request`
-in one process, then every follow-up run over sets of 200 sales: the domain code, no queue.
+Plain loop: the same file staged the same way (COPY), then every chunk of 200 requests posted by
+`post_chunk` in one process, then every follow-up run over sets of 200 sales by `run_follow_up`: the
+very use cases the tasks call, no queue.
 Queue: `tillpost post` staging + range messages, a Celery worker with N pool processes, until the
 batch is DONE (every follow-up run). Prints figures; asserts nothing about time.
 """
@@ -25,19 +26,31 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dataclasses import replace  # noqa: E402
+from functools import partial  # noqa: E402
+
 from sqlalchemy import make_url, select, text  # noqa: E402
 
 from domain.batches import report as batch_report  # noqa: E402
-from domain.batches import staging as batches  # noqa: E402
-from domain.db import in_transaction, make_engine, session_factory  # noqa: E402
-from domain.followups import outbox as followups  # noqa: E402
-from domain.posting.decision import Catalogue, post_request  # noqa: E402
+from domain.db import make_engine  # noqa: E402
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow  # noqa: E402
+from domain.vocabulary import FollowUpKind  # noqa: E402
 from frontends.batchfiles import file_digest, read_batch  # noqa: E402
 from frontends.demo import load_shop  # noqa: E402
 from frontends.demo_data import day_of_sales  # noqa: E402
+from frontends.processes import worker_command  # noqa: E402
 from migrations.schema import upgrade  # noqa: E402
 from runtime import embedded, settings  # noqa: E402
+from services import batches  # noqa: E402
+from services.followups import run_follow_up  # noqa: E402
+from services.posting import post_chunk  # noqa: E402
+from services.unit_of_work import Database, connect  # noqa: E402
+
+CHUNK = 200  # as the queue's messages are
+
+
+def database(db_url: str) -> Database:
+    return connect(replace(settings.load(), configured_database_url=db_url))
 
 
 def fresh_database(server_url: str, label: str) -> str:
@@ -51,7 +64,9 @@ def fresh_database(server_url: str, label: str) -> str:
     admin.dispose()
     db_url = url.set(database=name).render_as_string(hide_password=False)
     upgrade(db_url)
-    load_shop(session_factory(make_engine(db_url)))
+    db = database(db_url)
+    load_shop(db)
+    db.dispose()
     return db_url
 
 
@@ -66,29 +81,21 @@ def drop_database(server_url: str, db_url: str) -> None:
 
 
 def plain_loop(db_url: str, path: Path) -> float:
-    sessions = session_factory(make_engine(db_url))
+    db = database(db_url)
     started = time.monotonic()
-    with sessions.begin() as session:
-        batch_id = batches.stage(session, str(path), file_digest(path), read_batch(path))
-    with sessions() as session:
-        ids = list(
-            session.scalars(
-                select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id).order_by(SaleRequestRow.id)
-            )
-        )
-    posted = []
-    for start in range(0, len(ids), 200):  # chunks of 200, as the queue's messages are
-        catalogue = Catalogue()
-        results = (post_request(sessions, i, catalogue) for i in ids[start : start + 200])
-        posted += [r.sale_id for r in results if r.newly_posted and r.sale_id]
-    for start in range(0, len(posted), 200):
-        chunk = posted[start : start + 200]
-        in_transaction(sessions, lambda s, c=chunk: followups.run_reorder(s, c))
-        in_transaction(sessions, lambda s, c=chunk: followups.run_receipts(s, c))
-    in_transaction(sessions, lambda s: batches.advance(s, batch_id))
+    batch_id = batches.stage_batch(db, str(path), file_digest(path), partial(read_batch, path)).batch_id
+    query = select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id).order_by(SaleRequestRow.id)
+    ids = db.read(lambda session: list(session.scalars(query)))
+    posted: list[int] = []
+    for start in range(0, len(ids), CHUNK):
+        posted += post_chunk(db, ids[start : start + CHUNK]).new_sales
+    for start in range(0, len(posted), CHUNK):
+        for kind in (FollowUpKind.REORDER, FollowUpKind.CUSTOMER_RECEIPT):  # receipts run loyalty first
+            run_follow_up(db, kind, posted[start : start + CHUNK])
+    batches.advance(db, batch_id)
     elapsed = time.monotonic() - started
-    with sessions() as session:
-        assert session.scalar(select(Batch.state).where(Batch.id == batch_id)) == "DONE"
+    assert db.read(lambda session: session.scalar(select(Batch.state).where(Batch.id == batch_id))) == "DONE"
+    db.dispose()
     return elapsed
 
 
@@ -121,33 +128,22 @@ def _rss_mb(pid: int) -> int:
     return 0
 
 
-def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tuple[float, dict[int, int], dict]:
-    env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url)
+def _flush(broker_url: str) -> None:
     import redis
 
     if broker_url.startswith("redis+socket://"):
         redis.Redis(unix_socket_path=broker_url.split("?")[0][len("redis+socket://") :], db=11).flushdb()
     else:
         redis.Redis.from_url(broker_url).flushdb()
+
+
+def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tuple[float, dict[int, int], dict]:
+    env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url)
+    _flush(broker_url)
+    log = path.parent / "bench-worker.log"
+    quiet = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--logfile", str(log)]
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "-Q",
-            "posting,followups,sweeper",
-            "-c",
-            str(workers),
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--logfile",
-            str(path.parent / "bench-worker.log"),
-        ],
+        worker_command(["-c", str(workers), *quiet]),
         env=env,
         cwd=ROOT,
         start_new_session=True,
@@ -157,7 +153,7 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
     sampler = RssSampler(worker.pid)
     sampler.start()
     time.sleep(4)  # the worker's pool is up before the clock starts
-    sessions = session_factory(make_engine(db_url))
+    db = database(db_url)
     try:
         started = time.monotonic()
         poster = subprocess.run(
@@ -169,20 +165,19 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
             check=True,
         )
         batch_id = int(__import__("json").loads(poster.stdout)["id"])
-        while True:
-            with sessions() as session:
-                if session.scalar(select(Batch.state).where(Batch.id == batch_id)) == "DONE":
-                    break
+        state = select(Batch.state).where(Batch.id == batch_id)
+        while db.read(lambda session: session.scalar(state)) != "DONE":
             time.sleep(0.25)
         elapsed = time.monotonic() - started
     finally:
         sampler.stop.set()
         os.killpg(worker.pid, 15)
         worker.wait(timeout=60)
-    with sessions() as session:
+    with db.sessions() as session:
         summary = batch_report.batch_show(session, batch_id)
         summary["open_follow_ups"] = session.scalar(select(FollowUp.sale_id).where(FollowUp.done_at.is_(None)).limit(1))
         summary["sales_rows"] = session.scalar(select(Sale.id).order_by(Sale.id.desc()).limit(1))
+    db.dispose()
     return elapsed, sampler.peak, summary
 
 
@@ -212,7 +207,8 @@ def run_queue(server: str, broker: str, path: Path, sales: int, workers: int, lo
     print(f"queue      : {seconds:7.1f} s  {rate:7.0f} sales/s  (file to DONE, {workers} pool processes)")
     if loop_rate:
         print(f"ratio      : {rate / loop_rate:.2f} of the plain loop's rate")
-    print(f"outcomes   : {summary['counts']}  reconciled={summary['reconciled']}  state={summary['state']}")
+    counts = {str(outcome): n for outcome, n in summary["counts"].items()}
+    print(f"outcomes   : {counts}  reconciled={summary['reconciled']}  state={summary['state']}")
     sizes = ", ".join(str(v) for v in sorted(peaks.values()))
     print(f"worker RSS : peak {max(peaks.values(), default=0)} MB per process ({sizes} MB)")
     drop_database(server, db)

@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, ClassVar
+
+from sqlalchemy.exc import DBAPIError
+
+from domain.vocabulary import Reason
+
+ERROR_CHARS = 500  # enough for the class and the first line of its message
 
 
 class TillpostError(Exception):
@@ -13,9 +19,12 @@ class TillpostError(Exception):
 
 
 class Rejected(TillpostError):
-    """A business rule failed: the request is recorded as REJECTED with `code` and `message`."""
+    """A business rule failed: the request is recorded as REJECTED with `code` (its reason) and `message`.
 
-    code = "REJECTED"
+    Each rule raises a subclass naming its own reason; a bare Rejected names no rule, so it counts as
+    one no rule foresaw."""
+
+    code: ClassVar[Reason] = Reason.INTERNAL_ERROR
 
     def __init__(self, message: str, **details: Any) -> None:
         super().__init__(message)
@@ -26,7 +35,7 @@ class Rejected(TillpostError):
 class Invalid(Rejected):
     """The request does not match the wire format; `errors` names each field and reason."""
 
-    code = "INVALID"
+    code = Reason.INVALID
 
     def __init__(self, errors: list[FieldError]) -> None:
         self.errors = errors
@@ -48,57 +57,57 @@ class FieldError:
 class UnknownOutlet(Rejected):
     """The outlet code is not in the master data."""
 
-    code = "UNKNOWN_OUTLET"
+    code = Reason.UNKNOWN_OUTLET
 
 
 class UnknownSku(Rejected):
     """A line names a SKU the outlet's company does not sell."""
 
-    code = "UNKNOWN_SKU"
+    code = Reason.UNKNOWN_SKU
 
 
 class UnknownCashier(Rejected):
     """The cashier is not a user of the outlet's company."""
 
-    code = "UNKNOWN_CASHIER"
+    code = Reason.UNKNOWN_CASHIER
 
 
 class UnknownCustomer(Rejected):
     """The customer code is not a customer of the outlet's company."""
 
-    code = "UNKNOWN_CUSTOMER"
+    code = Reason.UNKNOWN_CUSTOMER
 
 
 class UnknownOriginal(Rejected):
     """A return names an original sale that was never posted for this company."""
 
-    code = "UNKNOWN_ORIGINAL"
+    code = Reason.UNKNOWN_ORIGINAL
 
 
 class ReturnExceedsSale(Rejected):
     """A return gives back more of a SKU than its original sale sold (less earlier returns), or
     names a unit price above what was paid for it."""
 
-    code = "RETURN_EXCEEDS_SALE"
+    code = Reason.RETURN_EXCEEDS_SALE
 
 
 class ReturnMismatch(Rejected):
     """A return contradicts its original sale: it names another customer, or a unit price below
     what was paid (a refund of a known sale is always what was paid)."""
 
-    code = "RETURN_MISMATCH"
+    code = Reason.RETURN_MISMATCH
 
 
 class TenderShort(Rejected):
     """The tenders do not cover the amount due."""
 
-    code = "TENDER_SHORT"
+    code = Reason.TENDER_SHORT
 
 
 class TenderMismatch(Rejected):
     """Non-cash tenders pay more than is due (change comes only out of cash)."""
 
-    code = "TENDER_MISMATCH"
+    code = Reason.TENDER_MISMATCH
 
 
 @dataclass(frozen=True)
@@ -111,7 +120,7 @@ class Shortfall:
 class InsufficientStock(Rejected):
     """The channel's oversell policy is REJECT and a line wants more than is on hand."""
 
-    code = "INSUFFICIENT_STOCK"
+    code = Reason.INSUFFICIENT_STOCK
 
     def __init__(self, shortfalls: list[Shortfall]) -> None:
         self.shortfalls = shortfalls
@@ -125,26 +134,10 @@ class InsufficientStock(Rejected):
 class InternalError(Rejected):
     """Posting failed in a way no rule foresaw; the request is kept as received, for replay once mended."""
 
-    code = "INTERNAL_ERROR"
+    code = Reason.INTERNAL_ERROR
 
 
-REASON_CODES = tuple(
-    cls.code
-    for cls in (
-        Invalid,
-        UnknownOutlet,
-        UnknownSku,
-        UnknownCashier,
-        UnknownCustomer,
-        InsufficientStock,
-        TenderShort,
-        TenderMismatch,
-        UnknownOriginal,
-        ReturnExceedsSale,
-        ReturnMismatch,
-        InternalError,
-    )
-)
+REASON_CODES: tuple[Reason, ...] = tuple(Reason)  # what `replay --reason` accepts
 
 
 class OriginalStillPending(TillpostError):
@@ -194,3 +187,12 @@ class AmbiguousCode(TillpostError):
             f"{self.what} {self.key!r} exists in {len(self.companies)} companies ({', '.join(self.companies)}): "
             "name one with --company CODE"
         )
+
+
+def describe(exc: BaseException) -> str:
+    """The error as a person reads it: its class and the first line of its message, cut short.
+    A database error is described by the driver's error, not by SQLAlchemy's wrapper and its SQL."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(cause).strip().splitlines()
+    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."

@@ -30,7 +30,7 @@ def claim(session: Session, name: str) -> bool:
 
 def record(session: Session, name: str, details: dict[str, Any]) -> None:
     """The job ran now and did `details`."""
-    statement = insert(Heartbeat).values(name=name, at=func.now(), details=details)
+    statement = insert(Heartbeat).values(name=name, at=func.clock_timestamp(), details=details)
     session.execute(
         statement.on_conflict_do_update(
             index_elements=[Heartbeat.name], set_={"at": statement.excluded.at, "details": statement.excluded.details}
@@ -40,14 +40,16 @@ def record(session: Session, name: str, details: dict[str, Any]) -> None:
 
 def seconds_since(session: Session, name: str) -> float | None:
     """Seconds since job `name` last ran (by the database's clock); None when it never ran."""
-    age = session.scalar(select(func.extract("epoch", func.now() - Heartbeat.at)).where(Heartbeat.name == name))
+    age = session.scalar(
+        select(func.extract("epoch", func.clock_timestamp() - Heartbeat.at)).where(Heartbeat.name == name)
+    )
     return None if age is None else float(age)
 
 
 def status(session: Session, name: str) -> dict[str, Any]:
     """{last_run, seconds_ago, by, every, overdue, details} of job `name`; a job that never ran is overdue."""
     row = session.execute(
-        select(Heartbeat.at, Heartbeat.details, func.extract("epoch", func.now() - Heartbeat.at)).where(
+        select(Heartbeat.at, Heartbeat.details, func.extract("epoch", func.clock_timestamp() - Heartbeat.at)).where(
             Heartbeat.name == name
         )
     ).one_or_none()

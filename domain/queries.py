@@ -20,6 +20,7 @@ from domain.tables import (
     StockLevel,
     Supplier,
 )
+from domain.vocabulary import Outcome
 
 SALE_KEYS = ("transaction_number", "subtotal", "tax", "rounding_adjustment", "total", "change_due")
 
@@ -48,7 +49,7 @@ def outcomes(session: Session, intake_ids: list[int]) -> list[dict[str, Any]]:
             points.label("points_earned"),
         )
         # A CONFLICT names the sale it collided with, but that sale's amounts are not this request's.
-        .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome != "CONFLICT"))
+        .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome != Outcome.CONFLICT))
         .where(SaleRequestRow.id.in_(intake_ids))
     ).all()
     by_id = {row.id: row for row in rows}
@@ -99,7 +100,7 @@ def sale_show(session: Session, request_id: str, company: str | None = None) -> 
     else:
         _only_company(session, "sale request", request_id, query.with_only_columns(SaleRequestRow.company_id))
     chosen = session.scalar(
-        query.order_by((SaleRequestRow.outcome == "POSTED").desc(), SaleRequestRow.id.desc()).limit(1)
+        query.order_by((SaleRequestRow.outcome == Outcome.POSTED).desc(), SaleRequestRow.id.desc()).limit(1)
     )
     if chosen is None:
         raise NotFound("sale request", request_id)
@@ -179,7 +180,7 @@ def reorder_list(session: Session, outlet: str | None = None) -> list[dict[str, 
 def count_pending(session: Session, intake_ids: list[int]) -> int:
     return (
         session.scalar(
-            select(func.count()).where(SaleRequestRow.id.in_(intake_ids), SaleRequestRow.outcome == "PENDING")
+            select(func.count()).where(SaleRequestRow.id.in_(intake_ids), SaleRequestRow.outcome == Outcome.PENDING)
         )
         or 0
     )

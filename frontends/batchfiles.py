@@ -84,7 +84,7 @@ def read_csv(stream: TextIO) -> Iterator[Entry]:
 
     `tenders` is `METHOD:AMOUNT[:REFERENCE]` joined by `;`, e.g. `CASH:20.00;CARD:15.50:VISA-1234`.
     A row that cannot be read makes the request it names INVALID, never a sale without that row; a
-    request_id that appears again after other rows is caught after staging (batches.stage).
+    request_id that appears again after other rows is caught after staging (domain/batches/staging.py: stage).
     """
     rows = csv_rows(stream)
     header = next(rows, None)

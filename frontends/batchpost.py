@@ -1,39 +1,57 @@
-"""Posting a batch file: stage it durably (or resume the unfinished batch of the same file), then
-enqueue its chunks. Shared by `tillpost post` and `tillpost demo`."""
+"""Batch actions that send messages: post a file (stage it durably, or resume the unfinished batch of
+the same file, then send its ranges), replay a batch's rejected requests, retry failed follow-ups.
+Shared by `tillpost post`, `replay`, `followups retry` and `tillpost demo`. Each commits first and
+sends after; a broker that cannot be reached is NotSent (what was committed is safe: the sweeper
+sends it)."""
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from domain.batches import staging as batches
 from frontends.batchfiles import file_digest, read_batch
 from frontends.outages import NotSent, ServiceUnavailable, service_behind
 from runtime import settings
+from services import batches
+from services.unit_of_work import Database
+from tasks import messages
 
 
-def post_file(sessions: sessionmaker[Session], path: Path) -> int:
+def post_file(db: Database, path: Path) -> int:
     """Returns the batch id. Every request is committed in PostgreSQL before the first message is sent.
 
     A file without a single request raises batchfiles.NoRequests, and nothing is recorded."""
-    from tasks.batches import enqueue_batch
-    from workers.app import app  # noqa: F401  (the configured Celery app sends the messages)
+    staged = batches.stage_batch(db, str(path), file_digest(path), partial(read_batch, path))
+    if staged.resumed:
+        print(f"resuming unfinished batch {staged.batch_id} of the same file", file=sys.stderr)
+    with _sending(f"batch {staged.batch_id} of {path}"):
+        messages.send_batch(db, staged.batch_id)
+    return staged.batch_id
 
-    digest = file_digest(path)
-    with sessions.begin() as session:
-        batch_id = batches.unfinished_batch(session, digest)
-    if batch_id is None:
-        with sessions.begin() as session:
-            batch_id = batches.stage(session, str(path), digest, read_batch(path))
-    else:
-        print(f"resuming unfinished batch {batch_id} of the same file", file=sys.stderr)
+
+def replay(db: Database, batch_id: int, reason: str | None = None) -> int:
+    """The batch's REJECTED requests (of `reason`, or all) posted again; how many were reopened."""
+    reopened = batches.replay(db, batch_id, reason)
+    with _sending(f"batch {batch_id}"):
+        messages.send_batch(db, batch_id)
+    return reopened
+
+
+def retry_follow_ups(db: Database, batch_id: int | None = None) -> int:
+    """The follow-ups that failed for good (of one batch, or all) reopened and sent; how many sales."""
+    reopened = batches.retry_failed_follow_ups(db, batch_id)
+    with _sending("the reopened follow-ups"):
+        return messages.send_follow_ups_by_kind(reopened)
+
+
+@contextmanager
+def _sending(what: str) -> Iterator[None]:
     try:
-        enqueue_batch(sessions, batch_id)
+        yield
     except Exception as exc:
         if service_behind(exc) != "broker":
             raise
-        cause = ServiceUnavailable.of("broker", settings.load())
-        raise NotSent(f"batch {batch_id} of {path}", cause) from None
-    return batch_id
+        raise NotSent(what, ServiceUnavailable.of("broker", settings.load())) from None

@@ -14,32 +14,26 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
-
-from domain.batches import report as batch_report
-from domain.batches import staging as batches
-from domain.db import make_engine, session_factory
-from domain.masterdata.importing import KINDS, import_csv
-from domain.tables import Batch
+from domain.masterdata.importing import KINDS
+from domain.vocabulary import SETTLED
 from frontends import processes
 from frontends.batchpost import post_file
 from frontends.demo_data import as_csv, catalogue, day_of_sales
 from frontends.progress import follow
 from migrations.schema import upgrade
-from runtime import embedded, settings
+from runtime import settings
+from services import batches, lookups, masterdata
+from services.unit_of_work import Database, connect
 
 
 def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, object]:
     config = settings.load()
-    embedded.ensure_running(config)
-    url = settings.load().database_url
+    db = connect(config)
     print("1/5 database migrated", file=sys.stderr, flush=True)
-    upgrade(url)
-    sessions = session_factory(make_engine(url))
-    load_shop(sessions)
+    upgrade(config.database_url)
+    load_shop(db)
     print("2/5 demo shop imported: 4 outlets, 120 products, 300 members", file=sys.stderr, flush=True)
-    path, day = write_day(sessions, config.home, sales)
+    path, day = write_day(db, config.home, sales)
     print(f"3/5 {sales:,} sales of {day} written to {path}", file=sys.stderr, flush=True)
     log = config.home / "demo" / "workers.log"
     worker = _start_workers(workers, log) if start_workers else None
@@ -48,14 +42,13 @@ def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, 
         if worker is not None:
             print(f"    their output goes to {log}", file=sys.stderr, flush=True)
         started = time.monotonic()
-        batch_id = post_file(sessions, path)
-        follow(sessions, batch_id, until=batches.SETTLED)
+        batch_id = post_file(db, path)
+        follow(db, batch_id, until=SETTLED)
         elapsed = time.monotonic() - started
     finally:
         if worker is not None:
             processes.stop_process(worker)
-    with sessions() as session:
-        document = batch_report.batch_show(session, batch_id)
+    document = lookups.batch_show(db, batch_id)
     print(
         f"5/5 batch {batch_id} {document['state']} in {elapsed:.1f}s ({sales / elapsed:,.0f} sales/s)",
         file=sys.stderr,
@@ -64,17 +57,15 @@ def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, 
     return document
 
 
-def load_shop(sessions: sessionmaker[Session]) -> None:
+def load_shop(db: Database) -> None:
     shop = catalogue()
     for kind in KINDS:
-        with sessions.begin() as session:
-            import_csv(session, kind, io.StringIO(as_csv(shop[kind])))
+        masterdata.import_rows(db, kind, io.StringIO(as_csv(shop[kind])))
 
 
-def write_day(sessions: sessionmaker[Session], home: Path, sales: int) -> tuple[Path, str]:
+def write_day(db: Database, home: Path, sales: int) -> tuple[Path, str]:
     """Each run posts the next day, so running the demo again adds a day instead of duplicates."""
-    with sessions() as session:
-        runs = session.scalar(select(func.count()).select_from(Batch).where(Batch.source.like("%demo-day-%"))) or 0
+    runs = batches.count_batches_from(db, "%demo-day-%")
     day = (date(2025, 3, 1) + timedelta(days=runs)).isoformat()
     folder = home / "demo"
     folder.mkdir(parents=True, exist_ok=True)

@@ -30,27 +30,8 @@ THINGS = ("Beans 250g", "Mug", "Tin", "Biscuits", "Gift Box", "Tote Bag", "Syrup
 
 
 def catalogue(products: int = 120, customers: int = 300) -> dict[str, list[dict[str, Any]]]:
-    rng = random.Random(7)
-    items = []
-    for n in range(products):
-        sku = f"KC{n + 1:04d}"
-        book = n % 25 == 0  # zero-rated: printed matter sold as exempt for the demo
-        voucher = n % 40 == 1  # gift vouchers: no stock
-        price = Decimal(rng.randrange(150, 6000)) / 100
-        items.append(
-            {
-                "company": "KOPI",
-                "sku": sku,
-                "name": f"{WORDS[n % len(WORDS)]} {THINGS[(n // 10) % len(THINGS)]}",
-                "price": f"{price:.2f}",
-                "gst_rate": "0.00" if book else "9.00",
-                "cost": f"{price * Decimal('0.55'):.2f}",
-                "track_inventory": "false" if voucher else "true",
-                "reorder_point": "" if voucher else "20",
-                "reorder_target": "" if voucher else "120",
-                "supplier": ("Bean Bros" if n % 2 else "Lim Trading"),
-            }
-        )
+    """The demo shop's master data, by kind, as rows of its CSV files."""
+    items = _products(products)
     return {
         "companies": [
             {
@@ -84,6 +65,30 @@ def catalogue(products: int = 120, customers: int = 300) -> dict[str, list[dict[
             if p["track_inventory"] == "true"
         ],
     }
+
+
+def _products(count: int) -> list[dict[str, Any]]:
+    rng = random.Random(7)
+    items = []
+    for n in range(count):
+        book = n % 25 == 0  # zero-rated: printed matter sold as exempt for the demo
+        voucher = n % 40 == 1  # gift vouchers: no stock
+        price = Decimal(rng.randrange(150, 6000)) / 100
+        items.append(
+            {
+                "company": "KOPI",
+                "sku": f"KC{n + 1:04d}",
+                "name": f"{WORDS[n % len(WORDS)]} {THINGS[(n // 10) % len(THINGS)]}",
+                "price": f"{price:.2f}",
+                "gst_rate": "0.00" if book else "9.00",
+                "cost": f"{price * Decimal('0.55'):.2f}",
+                "track_inventory": "false" if voucher else "true",
+                "reorder_point": "" if voucher else "20",
+                "reorder_target": "" if voucher else "120",
+                "supplier": ("Bean Bros" if n % 2 else "Lim Trading"),
+            }
+        )
+    return items
 
 
 def as_csv(rows: list[dict[str, Any]]) -> str:

@@ -1,7 +1,7 @@
-"""The Python API: record sale requests durably, enqueue them, read their outcomes.
+"""The Python API: record sale requests durably, send them, read their outcomes.
 
 ledger = Ledger.connect()                  # embedded servers when no URL is configured
-ids = ledger.submit([request_dict, ...])   # durable in PostgreSQL, then enqueued
+ids = ledger.submit([request_dict, ...])   # durable in PostgreSQL, then sent
 ledger.wait(ids, timeout=30)
 ledger.outcomes(ids)                       # `sale show --json` documents, in order
 """
@@ -12,44 +12,37 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy.orm import Session, sessionmaker
-
-from domain import queries
-from domain.db import make_engine, session_factory
-from domain.posting.intake import receive
 from frontends.outages import NotSent, ServiceUnavailable, service_behind
-from runtime import embedded, settings
-
-CHUNK = 200
+from runtime import settings
+from services import intake
+from services.unit_of_work import Database, connect
+from tasks import messages
 
 
 class Ledger:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.sessions = sessions
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
     @classmethod
     def connect(cls, config: settings.Settings | None = None) -> Ledger:
-        config = config or settings.load()
-        embedded.ensure_running(config)
-        return cls(session_factory(make_engine(settings.load().database_url)))
+        """A ledger on `config`'s database (the environment's settings when none is given)."""
+        return cls(connect(config or settings.load()))
 
     def submit(self, payloads: Iterable[Any]) -> list[int]:
-        """Commit every request as PENDING first, then enqueue their ids in chunks.
+        """Commit every request as PENDING first, then send their ids in chunks.
 
-        If the process dies between the two, nothing is lost: the sweeper enqueues them later. When
+        If the process dies between the two, nothing is lost: the sweeper sends them later. When
         the broker cannot be reached, NotSent says so: the requests are recorded, and just as safe.
         """
-        with self.sessions.begin() as session:
-            intake_ids = receive(session, payloads)
+        intake_ids = intake.receive(self.db, payloads)
         try:
-            enqueue(intake_ids)
+            send(intake_ids)
         except ServiceUnavailable as exc:
             raise NotSent(f"the {len(intake_ids)} request(s)", exc) from None
         return intake_ids
 
     def outcomes(self, intake_ids: list[int]) -> list[dict[str, Any]]:
-        with self.sessions() as session:
-            return queries.outcomes(session, intake_ids)
+        return intake.outcomes(self.db, intake_ids)
 
     def wait(
         self,
@@ -62,8 +55,7 @@ class Ledger:
         `watch` (frontends.recovery.Watch) is told how many are pending on every poll."""
         deadline = time.monotonic() + timeout
         while True:
-            with self.sessions() as session:
-                pending = queries.count_pending(session, intake_ids)
+            pending = intake.count_pending(self.db, intake_ids)
             if pending == 0:
                 return True
             if time.monotonic() >= deadline:
@@ -73,14 +65,10 @@ class Ledger:
             time.sleep(poll)
 
 
-def enqueue(intake_ids: list[int], chunk: int = CHUNK) -> None:
-    """Send the requests to the posting queue; ServiceUnavailable when the broker cannot be reached."""
-    from tasks.posting import post_requests
-    from workers.app import app  # noqa: F401  (configures the app the task is sent with)
-
+def send(intake_ids: list[int]) -> None:
+    """Send the requests to be posted; ServiceUnavailable when the broker cannot be reached."""
     try:
-        for start in range(0, len(intake_ids), chunk):
-            post_requests.delay(intake_ids[start : start + chunk])
+        messages.send_requests(intake_ids)
     except Exception as exc:
         if service_behind(exc) != "broker":
             raise

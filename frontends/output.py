@@ -1,40 +1,85 @@
-"""Printing: `--json` writes one JSON document on stdout; otherwise a plain table for people."""
+"""Printing: `--json` writes one JSON document on stdout; otherwise rich tables for people.
+
+On a terminal tables get a ruled header; into a pipe or a file they are plain columns that are never
+wrapped, one row a line, so that grep and awk read them.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
-def _plain(value: Any) -> Any:
+UNWRAPPED = 100_000  # the width of a pipe: no line is ever wrapped there
+
+
+def _decimal_as_string(value: Any) -> Any:
+    """json.dumps's fallback: a Decimal as its exact string ("12.50"), never a float."""
     if isinstance(value, Decimal):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def emit_json(document: Any) -> None:
-    sys.stdout.write(json.dumps(document, indent=2, default=_plain) + "\n")
+    sys.stdout.write(json.dumps(document, indent=2, default=_decimal_as_string) + "\n")
+
+
+class _Stdout(Console):
+    def on_broken_pipe(self) -> None:
+        """The reader went away: let the command line end as a tool stopped by SIGPIPE (rich exits 1)."""
+        raise BrokenPipeError
+
+
+def console() -> Console:
+    """stdout as rich writes to it; text is printed as given (no markup, no highlighting)."""
+    terminal = sys.stdout.isatty()
+    return _Stdout(
+        file=sys.stdout,
+        force_terminal=terminal,
+        width=None if terminal else UNWRAPPED,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,  # a long line is the terminal's to wrap, not cut into two lines
+        emoji=False,
+    )
+
+
+def new_table(*columns: str, right: Iterable[str] = ()) -> Table:
+    """An empty table in the house style; the `right` columns (amounts, counts) are right-aligned."""
+    aligned = set(right)
+    terminal = sys.stdout.isatty()
+    table = Table(box=box.SIMPLE_HEAD if terminal else None, pad_edge=False, show_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in aligned else "left", no_wrap=not terminal)
+    return table
 
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
+    """The rows' `columns` as a table; "(none)" when there is no row."""
     if not rows:
         print("(none)")
         return
-    cells = [[("" if row.get(c) is None else str(row.get(c))) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for r in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)))
+    shown = new_table(*columns)
+    for row in rows:
+        shown.add_row(*("" if row.get(c) is None else str(row.get(c)) for c in columns))
+    console().print(shown)
 
 
 def fields(document: dict[str, Any]) -> None:
-    width = max(len(k) for k in document)
+    """A document's plain values, one `key  value` a line, then its field errors, if any."""
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column()
     for key, value in document.items():
-        if value is None or isinstance(value, (list, dict)):
-            continue
-        print(f"{key.ljust(width)}  {value}")
+        if value is not None and not isinstance(value, list | dict):
+            grid.add_row(key, str(value))
+    out = console()
+    out.print(grid)
     for error in document.get("errors") or []:
-        print(f"  - {error['field'] or '(request)'}: {error['reason']}")
+        out.print(f"  - {error['field'] or '(request)'}: {error['reason']}")

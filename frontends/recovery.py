@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from runtime import settings
+from tasks import messages
 
 NO_WORKER = (
     "no worker is consuming the posting queue: start one with `tillpost worker` "
@@ -47,7 +48,7 @@ class Watch:
             self._check_workers()
         if now - self.progressed_at >= self.stall_after:
             self.progressed_at = now
-            ask_for_sweep()
+            messages.ask_for_sweep(by="--wait")
             self.say(
                 f"no progress for {self.stall_after:.0f} s: asked the workers for a sweep (it sends lost work again)"
             )
@@ -68,12 +69,6 @@ def posting_consumers(timeout: float = 1.0) -> list[str]:
 
     answers: dict[str, list[dict[str, Any]]] = app.control.inspect(timeout=timeout).active_queues() or {}
     return sorted(name for name, queues in answers.items() if any(q.get("name") == "posting" for q in queues))
-
-
-def ask_for_sweep() -> None:
-    from workers.app import app
-
-    app.send_task("tasks.sweeper.sweep", kwargs={"by": "--wait"}, expires=60)
 
 
 def batch_keeps_posting(batch_id: int) -> str:

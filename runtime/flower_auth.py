@@ -14,7 +14,6 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from domain.errors import TillpostError
 from runtime.settings import Settings
 
 FILE_NAME = "flower-auth"
@@ -22,8 +21,8 @@ GENERATED_USER = "tillpost"
 FLOWER_CONFIG_FILE = Path(__file__).with_name("flower_config.py")  # Flower's --conf
 
 
-class FlowerAuthError(TillpostError):
-    """Flower cannot be started locked with a password only its owner knows."""
+class FlowerAuthError(Exception):
+    """Flower cannot be started locked with a password only its owner knows (bad input, exit status 2)."""
 
 
 class FlowerAuthMalformed(FlowerAuthError):

@@ -86,13 +86,23 @@ def _require_scheme(variable: str, url: str, schemes: tuple[str, ...]) -> None:
         raise UnsupportedUrl(variable, url, schemes)
 
 
+SECRET_PARAMETERS = ("password", "passwd", "sslpassword")
+
+
 def redacted(url: str) -> str:
-    """The URL with its password (if any) shown as ***: safe to print or log."""
+    """The URL with its password (if any, in the user part or a query parameter such as
+    ?password=) shown as ***: safe to print or log."""
     parts = urlsplit(url)
     userinfo, at, hostport = parts.netloc.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    return urlunsplit(parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}"))
+    if at and ":" in userinfo:
+        parts = parts._replace(netloc=f"{userinfo.partition(':')[0]}:***@{hostport}")
+    query = "&".join(_redacted_parameter(p) for p in parts.query.split("&")) if parts.query else ""
+    return urlunsplit(parts._replace(query=query))
+
+
+def _redacted_parameter(parameter: str) -> str:
+    name, equals, _ = parameter.partition("=")
+    return f"{name}=***" if equals and name.lower() in SECRET_PARAMETERS else parameter
 
 
 def to_psycopg_url(url: str) -> str:

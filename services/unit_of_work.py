@@ -1,20 +1,41 @@
 """The one way a use case reaches PostgreSQL: `connect(settings)` once per process, then
-`db.transaction(work)` (commit on return, roll back on raise, a transient fault retried) or
-`db.read(work)` (a read, nothing written)."""
+`db.transaction(work)` (commit on return, roll back on raise) or `db.read(work)` (nothing written).
+
+The one retry policy for a transient fault (deadlock, serialization failure, lost connection, the
+server's own trouble): `transaction` tries the work again at once, ATTEMPTS times in all, a few tens
+of milliseconds apart (a deadlock victim usually passes on its second try); after that it raises
+TransientError and gives up. Nothing else retries in process: a task turns TransientError into a
+Celery retry with backoff (tasks/, `autoretry_for`), and a front-end reports it.
+"""
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.db import in_transaction, make_engine, session_factory
+from domain.db import make_engine, session_factory
+from domain.errors import TransientError
 from runtime import embedded
 from runtime.settings import Settings
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
+ATTEMPTS = 3
+
+# SQLSTATEs worth trying again: serialization failure, deadlock, and the connection-loss classes.
+# Also: lock not available, query cancelled (statement timeout), and class 53 (out of memory, disk
+# full, too many connections): the server's trouble, not the request's.
+TRANSIENT_SQLSTATES = frozenset(
+    {"40001", "40P01", "57P01", "57P02", "57P03", "57014", "55P03", "08000", "08003", "08006", "08001", "08004"}
+    | {"53000", "53100", "53200", "53300"}
+)
 
 
 class Database:
@@ -23,8 +44,19 @@ class Database:
         self.sessions: sessionmaker[Session] = session_factory(engine)
 
     def transaction(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one transaction; deadlocks and lost connections are retried (TransientError after)."""
-        return in_transaction(self.sessions, work)
+        """Run `work` in one transaction; a transient fault is tried again, then TransientError."""
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                with self.sessions.begin() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning("transient database error (attempt %d/%d): %s", attempt, ATTEMPTS, exc.orig)
+                if attempt == ATTEMPTS:
+                    raise TransientError(str(exc.orig)) from exc
+                time.sleep(0.05 * attempt * random.uniform(0.5, 1.5))
+        raise AssertionError("unreachable")
 
     def read(self, work: Callable[[Session], T]) -> T:
         with self.sessions() as session:
@@ -32,6 +64,16 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A fault of the moment, not of the request: trying again later can pass."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    code = getattr(exc.orig, "sqlstate", None)
+    return code in TRANSIENT_SQLSTATES or (isinstance(exc, OperationalError) and code is None)
 
 
 def connect(config: Settings, **engine_options: Any) -> Database:

@@ -1,30 +1,17 @@
-"""The sweeper: PostgreSQL is the record, Redis only transport. Whatever is still undone after a
-while (a flushed Redis, a killed worker) is enqueued again from the ledger. Harmless when the
-original message turns up after all: every task is idempotent."""
+"""The sweeper task: find what is undone in PostgreSQL (services.sweeping) and send it again.
+Not retried on a passing fault: the next sweep (beat's, or a worker's own) is its retry."""
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Any
 
 from celery import shared_task
-from sqlalchemy.orm import Session
 
-from domain import heartbeat
-from domain.batches import staging as batches
-from domain.db import in_transaction
-from domain.followups import outbox as followups
-from domain.posting.intake import stale_pending
 from runtime import settings
-from tasks import db
-from tasks.followups import enqueue_follow_ups
-from tasks.posting import post_requests
-
-log = logging.getLogger(__name__)
-NAME = "sweeper"
-CHUNK = 200
-LIMIT = 20_000
+from services import sweeping
+from tasks import messages, names
+from tasks.common import database
 
 
 def queue_length(app: Any, queue: str) -> int:
@@ -36,50 +23,15 @@ def queue_length(app: Any, queue: str) -> int:
             return 0
 
 
-@shared_task(bind=True, name="tasks.sweeper.sweep")
+@shared_task(bind=True, name=names.SWEEP)
 def sweep(
     self: Any, stale_after_seconds: float | None = None, by: str = "asked", when_overdue: bool = False
 ) -> dict[str, Any]:
-    """Re-enqueue stale PENDING requests and open follow-ups, then leave the heartbeat row.
-
-    One sweep at a time: a second one gives up at once instead of waiting (PostgreSQL advisory
-    lock, held until the heartbeat commits). `when_overdue` is a worker's own check: it sweeps
-    only when no sweep ran for two intervals (beat is gone), standing in for beat."""
+    """Send again the stale PENDING requests and open follow-ups (see services.sweeping.sweep)."""
     config = settings.load()
     stale_after = timedelta(seconds=config.stale_after if stale_after_seconds is None else stale_after_seconds)
-    with db.sessions().begin() as session:
-        if not heartbeat.claim(session, NAME):
-            return {"skipped": "another sweep is running"}
-        if when_overdue and not _overdue(session, config.sweep_interval):
-            return {"skipped": "a sweep ran recently"}
-        swept = _sweep(self.app, stale_after)
-        heartbeat.record(session, NAME, {**swept, "by": by, "every": config.sweep_interval})
-    return swept
-
-
-def _overdue(session: Session, every: float) -> bool:
-    since = heartbeat.seconds_since(session, NAME)
-    if since is not None and since <= 2 * every:
-        return False
-    last = "never" if since is None else f"{since:.0f} s ago"
-    log.warning("the sweeper is overdue (expected every %.0f s, last ran %s): sweeping here", every, last)
-    return True
-
-
-def _sweep(app: Any, stale_after: timedelta) -> dict[str, int]:
-    """Skips a queue that still has a backlog (its messages are coming), so a long batch is not
-    enqueued twice while it is being worked off."""
-    swept = {"requests": 0, "follow_ups": 0}
-    if queue_length(app, "posting") == 0:
-        ids = in_transaction(db.sessions(), lambda s: stale_pending(s, stale_after, LIMIT))
-        for start in range(0, len(ids), CHUNK):
-            post_requests.delay(ids[start : start + CHUNK])
-        swept["requests"] = len(ids)
-    if queue_length(app, "followups") == 0:
-        open_ones = in_transaction(db.sessions(), lambda s: followups.open_follow_ups(s, stale_after, LIMIT))
-        for kind, sale_ids in open_ones.items():
-            for start in range(0, len(sale_ids), CHUNK):
-                enqueue_follow_ups(sale_ids[start : start + CHUNK], kinds=(kind,))
-            swept["follow_ups"] += len(sale_ids)
-    db.advance_batches(in_transaction(db.sessions(), batches.unfinished))
-    return swept
+    has_backlog = lambda queue: queue_length(self.app, queue) > 0  # noqa: E731
+    found = sweeping.sweep(database(), stale_after, config.sweep_interval, has_backlog, by, when_overdue)
+    messages.send_requests(found.requests)
+    messages.send_follow_ups_by_kind(found.follow_ups)
+    return found.summary()

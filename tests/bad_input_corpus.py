@@ -228,7 +228,7 @@ WHOLE_FILE_CASES = [
 ]
 
 ARGS_CASES = [
-    Args("post without a file", ("post",), 2, "required: file"),
+    Args("post without a file", ("post",), 2, "Missing argument 'FILE'"),
     Args("post of a file that does not exist", ("post", "/nonexistent/day.jsonl"), 2, "/nonexistent/day.jsonl"),
     Args("post of a path through a file", ("post", "/etc/hostname/day.jsonl"), 2, "/etc/hostname/day.jsonl"),
     Args("import of a kind that does not exist", ("import", "widgets", "/etc/hostname"), 2, "widgets"),

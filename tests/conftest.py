@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, make_url, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from domain.db import make_engine, session_factory
+from domain.db import make_engine
 from domain.tables import Base
 from migrations.schema import upgrade
 from runtime import embedded, settings
+from services.unit_of_work import Database
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
@@ -70,12 +71,26 @@ def engine(database_url: str) -> Iterator[Engine]:
 TABLES = ", ".join(t.name for t in Base.metadata.sorted_tables)
 
 
+class TestDatabase(Database):
+    """The test run's database: a Database for the use cases (`db.transaction`, `db.read`), and
+    a sessionmaker too (`sessions()`, `sessions.begin()`) for the tests that arrange and
+    read the ledger directly."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __call__(self) -> Session:
+        return self.sessions()
+
+    def __getattr__(self, name: str) -> Any:  # begin(), kw ...: the sessionmaker's
+        return getattr(self.sessions, name)
+
+
 @pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    """A session factory on an emptied ledger (every table truncated before the test)."""
+def sessions(engine: Engine) -> TestDatabase:
+    """The database, on an emptied ledger (every table truncated before the test)."""
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    return session_factory(engine)
+    return TestDatabase(engine)
 
 
 @pytest.fixture(scope="session")

@@ -9,10 +9,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from domain.posting.decision import Posted, post_request
+from domain.posting.decision import Decision
 from domain.posting.intake import receive
 from domain.posting.stock import move_stock
 from domain.tables import Company, Customer, Outlet, Product, Supplier, User
+from services.posting import post_request
 
 
 @dataclass
@@ -107,10 +108,9 @@ def sale(
     return body
 
 
-def submit_and_post(sessions: sessionmaker[Session], payload: dict[str, Any]) -> Posted:
-    with sessions.begin() as session:
-        (intake_id,) = receive(session, [payload])
-    return post_request(sessions, intake_id)
+def submit_and_post(sessions: Any, payload: dict[str, Any]) -> Decision:
+    """Receive and post one request through the posting use case; `sessions` is the conftest database."""
+    return post_request(sessions, receive_one(sessions, payload))
 
 
 def on_hand(session: Session, outlet_id: int, product_id: int) -> Decimal:

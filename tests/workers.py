@@ -12,7 +12,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -66,26 +65,10 @@ class Worker:
     def __init__(self, env: dict[str, str], log_dir: Path, concurrency: int = 2, extra: list[str] | None = None):
         self.name = f"w{uuid.uuid4().hex[:6]}"
         self.log = log_dir / f"{self.name}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "workers.app",
-            "worker",
-            "-Q",
-            "posting,followups,sweeper",
-            "-c",
-            str(concurrency),
-            "-E",
-            "-n",
-            f"{self.name}@%h",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            *(extra or []),
-        ]
+        from frontends.processes import worker_command
+
+        quiet = ["--without-gossip", "--without-mingle"]
+        command = worker_command(["-c", str(concurrency), "-n", f"{self.name}@%h", *quiet, *(extra or [])])
         self.process = subprocess.Popen(
             command,
             env=env,

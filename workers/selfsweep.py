@@ -13,6 +13,7 @@ from typing import Any
 from celery import bootsteps
 
 from runtime import settings
+from tasks.messages import ask_for_sweep
 
 
 class SelfSweep(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery ships no type hints
@@ -33,8 +34,4 @@ class SelfSweep(bootsteps.StartStopStep):  # type: ignore[misc]  # Celery ships 
 
     def check(self, worker: Any) -> None:
         # Sending is all the main process does: the query and the sweep run in the pool.
-        worker.app.send_task(
-            "tasks.sweeper.sweep",
-            kwargs={"by": f"worker {worker.hostname}", "when_overdue": True},
-            expires=self.every,
-        )
+        ask_for_sweep(by=f"worker {worker.hostname}", when_overdue=True, expires=self.every)

@@ -10,23 +10,26 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from domain import heartbeat
+from domain.checks.sales import movements_unlike_lines, sales_against_their_details
 from domain.errors import NotFound
 from domain.followups.failures import failed_of_batch
+from domain.posting.money import ZERO
+from domain.posting.request import TenderMethod
 from domain.tables import Batch, Outlet, Sale, SaleLine, SaleRequestRow, Tender
+from domain.vocabulary import DECIDED, Outcome
 
-OUTCOMES = ("POSTED", "DUPLICATE", "CONFLICT", "REJECTED", "PENDING")
-ZERO = Decimal("0.00")
+OUTCOMES = (*DECIDED, Outcome.PENDING)  # the order of `counts` in `batch show`
 
 
 def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
     batch = session.get(Batch, batch_id)
     if batch is None:
         raise NotFound("batch", str(batch_id))
-    counts = dict.fromkeys(OUTCOMES, 0)
+    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     reasons: dict[str, int] = {}
     for outcome, reason, n in session.execute(
         select(SaleRequestRow.outcome, SaleRequestRow.reason, func.count())
@@ -37,7 +40,7 @@ def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
         if reason:
             reasons[reason] = reasons.get(reason, 0) + n
     totals = _totals(session, batch_id)
-    checks = _reconcile(session, batch_id, counts["POSTED"])
+    checks = _reconcile(session, batch_id, counts[Outcome.POSTED])
     failed_count, failed = failed_of_batch(session, batch_id)
     return {
         "id": batch.id,
@@ -63,7 +66,17 @@ def _totals(session: Session, batch_id: int) -> dict[str, Any]:
     sales, tax = session.execute(
         select(func.coalesce(func.sum(Sale.total), ZERO), func.coalesce(func.sum(Sale.tax), ZERO)).where(of_batch)
     ).one()
-    by_outlet = {
+    return {
+        "sales": str(sales),
+        "tax": str(tax),
+        "by_outlet": _by_outlet(session, of_batch),
+        "by_tender": _by_tender(session, of_batch),
+        "by_gst_rate": _by_gst_rate(session, of_batch),
+    }
+
+
+def _by_outlet(session: Session, of_batch: ColumnElement[bool]) -> dict[str, Any]:
+    return {
         code: {"sales": str(total), "tax": str(t), "count": n}
         for code, total, t, n in session.execute(
             select(Outlet.code, func.sum(Sale.total), func.sum(Sale.tax), func.count())
@@ -73,6 +86,9 @@ def _totals(session: Session, batch_id: int) -> dict[str, Any]:
             .order_by(Outlet.code)
         )
     }
+
+
+def _by_tender(session: Session, of_batch: ColumnElement[bool]) -> dict[str, str]:
     by_tender = {
         method: str(amount)
         for method, amount in session.execute(
@@ -84,9 +100,14 @@ def _totals(session: Session, batch_id: int) -> dict[str, Any]:
         )
     }
     change = session.scalar(select(func.coalesce(func.sum(Sale.change_due), ZERO)).where(of_batch)) or ZERO
-    if change and "CASH" in by_tender:
-        by_tender["CASH"] = str(Decimal(by_tender["CASH"]) - change)  # cash kept, after change given
-    by_gst_rate = {
+    cash = TenderMethod.CASH
+    if change and cash in by_tender:
+        by_tender[cash] = str(Decimal(by_tender[cash]) - change)  # cash kept, after change given
+    return by_tender
+
+
+def _by_gst_rate(session: Session, of_batch: ColumnElement[bool]) -> dict[str, Any]:
+    return {
         str(rate): {"amount": str(amount), "tax": str(t)}
         for rate, amount, t in session.execute(
             select(SaleLine.gst_rate, func.sum(SaleLine.amount), func.sum(SaleLine.tax))
@@ -96,42 +117,21 @@ def _totals(session: Session, batch_id: int) -> dict[str, Any]:
             .order_by(SaleLine.gst_rate)
         )
     }
-    return {
-        "sales": str(sales),
-        "tax": str(tax),
-        "by_outlet": by_outlet,
-        "by_tender": by_tender,
-        "by_gst_rate": by_gst_rate,
-    }
-
-
-# Each sale checked against its own detail rows, so errors cannot cancel out across a batch, and
-# nothing depends on settings that may have changed since (GST mode, stock tracking).
-PER_SALE = text("""
-    WITH s AS (SELECT * FROM sales WHERE batch_id = :batch_id),
-    l AS (SELECT sale_id, sum(amount) AS amount, sum(tax) AS tax FROM sale_lines
-          WHERE sale_id IN (SELECT id FROM s) GROUP BY sale_id),
-    t AS (SELECT sale_id, sum(amount) AS amount FROM tenders WHERE sale_id IN (SELECT id FROM s) GROUP BY sale_id)
-    SELECT count(*) AS sales,
-           count(*) FILTER (WHERE s.subtotal <> coalesce(l.amount, 0) OR s.tax <> coalesce(l.tax, 0)) AS lines,
-           count(*) FILTER (WHERE s.total - s.rounding_adjustment NOT IN (s.subtotal, s.subtotal + s.tax)) AS totals,
-           count(*) FILTER (WHERE s.tendered <> coalesce(t.amount, 0) OR s.tendered - s.change_due <> s.total)
-               AS tenders
-    FROM s LEFT JOIN l ON l.sale_id = s.id LEFT JOIN t ON t.sale_id = s.id
-""")
-STOCK_PER_SALE = text("""
-    WITH moved AS (SELECT m.sale_id, m.product_id, sum(m.quantity) AS quantity FROM stock_movements m
-                   JOIN sales s ON s.id = m.sale_id WHERE s.batch_id = :batch_id GROUP BY 1, 2),
-    sold AS (SELECT l.sale_id, l.product_id, sum(l.quantity) AS quantity FROM sale_lines l
-             JOIN sales s ON s.id = l.sale_id WHERE s.batch_id = :batch_id GROUP BY 1, 2)
-    SELECT count(*) FROM moved LEFT JOIN sold USING (sale_id, product_id)
-    WHERE sold.quantity IS NULL OR moved.quantity <> -sold.quantity
-""")
 
 
 def _reconcile(session: Session, batch_id: int, posted: int) -> list[dict[str, Any]]:
-    counts = session.execute(PER_SALE, {"batch_id": batch_id}).one()
-    stock_off = session.scalar(STOCK_PER_SALE, {"batch_id": batch_id})
+    """The batch's sales, each checked against its own detail rows (domain/checks/sales.py)."""
+    of_batch = Sale.batch_id == batch_id
+    sales = sales_against_their_details(of_batch)
+    counts = session.execute(
+        select(
+            func.count().label("sales"),
+            func.count().filter(sales.c.lines_off).label("lines"),
+            func.count().filter(sales.c.total_off).label("totals"),
+            func.count().filter(sales.c.tenders_off).label("tenders"),
+        ).select_from(sales)
+    ).one()
+    stock_off = session.scalar(movements_unlike_lines(of_batch))
 
     def check(name: str, expected: Any, actual: Any) -> dict[str, Any]:
         return {"check": name, "expected": str(expected), "actual": str(actual), "ok": expected == actual}
@@ -158,7 +158,7 @@ def batch_list(session: Session, limit: int = 50) -> list[dict[str, Any]]:
 
 def progress(session: Session, batch_id: int) -> dict[str, int]:
     """Cheap counts for a progress bar."""
-    counts = dict.fromkeys(OUTCOMES, 0)
+    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
     for outcome, n in session.execute(
         select(SaleRequestRow.outcome, func.count())
         .where(SaleRequestRow.batch_id == batch_id)
@@ -185,7 +185,7 @@ def batch_requests(session: Session, batch_id: int) -> Iterator[dict[str, Any]]:
             Sale.transaction_number,
             Sale.total,
         )
-        .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome == "POSTED"))
+        .outerjoin(Sale, (Sale.id == SaleRequestRow.sale_id) & (SaleRequestRow.outcome == Outcome.POSTED))
         .where(SaleRequestRow.batch_id == batch_id)
         .order_by(SaleRequestRow.id)
         .execution_options(yield_per=5000)

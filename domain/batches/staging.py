@@ -1,16 +1,12 @@
-"""End-of-day batches: staged durably first (COPY), then posted a request per transaction.
-
-States: RECEIVED (staged) -> POSTING (a worker started) -> POSTED (every request has an outcome)
--> DONE (and every follow-up of its sales has run), or ATTENTION (a follow-up failed for good; DONE
-once `followups retry` ran it). Kept in PostgreSQL, not in Flower's memory.
-"""
+"""End-of-day batches: staged durably first (COPY), cut into ranges of pending requests to send,
+and replayed. How a batch moves from state to state: domain/batches/states.py."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, text, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.batches.entries import Entry, NoRequests
@@ -18,7 +14,8 @@ from domain.db import dumps
 from domain.errors import NotFound
 from domain.posting.intake import request_id_of
 from domain.posting.request import fingerprint_of
-from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
+from domain.tables import Batch, SaleRequestRow
+from domain.vocabulary import BatchState, Outcome, Reason
 
 COPY_SQL = (
     "COPY sale_requests (request_id, batch_id, line_no, payload, fingerprint, outcome, reason, message, details) "
@@ -29,7 +26,9 @@ COPY_SQL = (
 def unfinished_batch(session: Session, digest: str) -> int | None:
     """A batch of the same file that has not finished posting: posting the file again resumes it."""
     return session.scalar(
-        select(Batch.id).where(Batch.digest == digest, Batch.state.in_(("RECEIVED", "POSTING"))).order_by(Batch.id)
+        select(Batch.id)
+        .where(Batch.digest == digest, Batch.state.in_((BatchState.RECEIVED, BatchState.POSTING)))
+        .order_by(Batch.id)
     )
 
 
@@ -65,7 +64,9 @@ def stage(session: Session, source: str, digest: str, entries: Iterable[Entry]) 
 def _copy_row(batch_id: int, entry: Entry) -> tuple[Any, ...]:
     """A readable entry is PENDING; one that could not be read is decided here: REJECTED / INVALID.
     A CSV request of several rows keeps the line its rows end on (`details.last_line`)."""
-    decided = ("PENDING", None, None) if entry.problem is None else ("REJECTED", "INVALID", entry.problem)
+    decided = (
+        (Outcome.PENDING, None, None) if entry.problem is None else (Outcome.REJECTED, Reason.INVALID, entry.problem)
+    )
     payload = entry.payload
     rows = dumps({"last_line": entry.rows[1]}) if entry.rows and entry.rows[1] > entry.rows[0] else None
     return (request_id_of(payload), batch_id, entry.line_no, dumps(payload), fingerprint_of(payload), *decided, rows)
@@ -106,7 +107,7 @@ def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int,
     """Cut the batch's PENDING intake ids into ranges of `size` rows (streamed, memory flat)."""
     ids = session.execute(
         select(SaleRequestRow.id)
-        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")
+        .where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == Outcome.PENDING)
         .order_by(SaleRequestRow.id)
         .execution_options(yield_per=10_000)
     ).scalars()
@@ -131,73 +132,17 @@ def pending_in_range(session: Session, batch_id: int, first: int, last: int) -> 
             .where(
                 SaleRequestRow.batch_id == batch_id,
                 SaleRequestRow.id.between(first, last),
-                SaleRequestRow.outcome == "PENDING",
+                SaleRequestRow.outcome == Outcome.PENDING,
             )
             .order_by(SaleRequestRow.id)
         )
     )
 
 
-def mark_enqueued(session: Session, batch_id: int) -> None:
+def mark_batch_sent(session: Session, batch_id: int) -> None:
     """The batch's requests were just sent: the sweeper's clock starts now, not at staging.
     One row, not one per request: a mass update would fight the workers for the intake rows."""
     session.execute(update(Batch).where(Batch.id == batch_id).values(enqueued_at=func.now()))
-
-
-def start_posting(session: Session, batch_id: int) -> None:
-    session.execute(update(Batch).where(Batch.id == batch_id, Batch.state == "RECEIVED").values(state="POSTING"))
-
-
-# A batch in one of these has settled: nothing more happens to it unless a person acts.
-SETTLED = ("DONE", "ATTENTION")
-
-
-def advance(session: Session, batch_id: int) -> str:
-    """Move the batch as far as its requests and follow-ups allow; returns the state.
-
-    Once every request has an outcome (POSTED) and no follow-up is still to run, the batch is DONE,
-    or ATTENTION when a follow-up failed for good; after `followups retry` (back to POSTED) it is
-    DONE once they have run.
-    """
-    state = session.scalar(select(Batch.state).where(Batch.id == batch_id).with_for_update(key_share=True))
-    if state in ("RECEIVED", "POSTING"):
-        pending = session.scalar(
-            select(exists().where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING"))
-        )
-        if pending:
-            return str(state)
-        state = "POSTED"
-        session.execute(update(Batch).where(Batch.id == batch_id).values(state=state, posted_at=func.now()))
-    if state in ("POSTED", "ATTENTION"):
-        if _has_follow_up(session, batch_id, FollowUp.done_at.is_(None), FollowUp.failed_at.is_(None)):
-            return str(state)
-        settled = "ATTENTION" if _has_follow_up(session, batch_id, FollowUp.failed_at.is_not(None)) else "DONE"
-        if settled != state:
-            done_at = func.now() if settled == "DONE" else None
-            session.execute(update(Batch).where(Batch.id == batch_id).values(state=settled, done_at=done_at))
-        state = settled
-    return str(state)
-
-
-def _has_follow_up(session: Session, batch_id: int, *conditions: ColumnElement[bool]) -> bool:
-    """Whether a sale of the batch has a follow-up meeting the conditions (each is a partial index)."""
-    return bool(
-        session.scalar(select(exists().where(FollowUp.sale_id == Sale.id, Sale.batch_id == batch_id, *conditions)))
-    )
-
-
-def batches_of_sales(session: Session, sale_ids: list[int]) -> list[int]:
-    return sorted(
-        b
-        for b in session.scalars(
-            select(Sale.batch_id).where(Sale.id.in_(sale_ids), Sale.batch_id.is_not(None)).distinct()
-        )
-        if b is not None
-    )
-
-
-def unfinished(session: Session) -> list[int]:
-    return list(session.scalars(select(Batch.id).where(Batch.state != "DONE").order_by(Batch.id)))
 
 
 def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) -> int:
@@ -211,12 +156,33 @@ def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) 
         raise NotFound("batch", str(batch_id))
     query = update(SaleRequestRow).where(
         SaleRequestRow.batch_id == batch_id,
-        SaleRequestRow.outcome == "REJECTED",
+        SaleRequestRow.outcome == Outcome.REJECTED,
         SaleRequestRow.processed_at.is_not(None),
     )
     if reason is not None:
         query = query.where(SaleRequestRow.reason == reason)
-    history = func.jsonb_build_object(
+    details = func.jsonb_build_object("previous", _history_with_this_rejection())
+    result = session.execute(
+        query.values(
+            outcome=Outcome.PENDING,
+            reason=None,
+            message=None,
+            processed_at=None,
+            enqueued_at=func.now(),
+            details=details,
+        )
+    )
+    reopened = int(result.rowcount)  # type: ignore[attr-defined]
+    if reopened:
+        session.execute(
+            update(Batch).where(Batch.id == batch_id).values(state=BatchState.POSTING, posted_at=None, done_at=None)
+        )
+    return reopened
+
+
+def _history_with_this_rejection() -> Any:
+    """`details.previous` with the current rejection (reason, message, when, details) appended."""
+    rejection = func.jsonb_build_object(
         "reason",
         SaleRequestRow.reason,
         "message",
@@ -226,24 +192,5 @@ def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) 
         "details",
         SaleRequestRow.details.op("-")("previous"),
     )
-    previous = func.coalesce(SaleRequestRow.details["previous"], text("'[]'::jsonb")).op("||")(
-        func.jsonb_build_array(history)
-    )
-    details = func.jsonb_build_object("previous", previous)
-    result = session.execute(
-        query.values(
-            outcome="PENDING", reason=None, message=None, processed_at=None, enqueued_at=func.now(), details=details
-        )
-    )
-    reopened = int(result.rowcount)  # type: ignore[attr-defined]
-    if reopened:
-        session.execute(update(Batch).where(Batch.id == batch_id).values(state="POSTING", posted_at=None, done_at=None))
-    return reopened
-
-
-def batches_of_requests(session: Session, intake_ids: list[int]) -> list[int]:
-    return sorted(
-        b
-        for b in session.scalars(select(SaleRequestRow.batch_id).where(SaleRequestRow.id.in_(intake_ids)).distinct())
-        if b is not None
-    )
+    earlier = func.coalesce(SaleRequestRow.details["previous"], text("'[]'::jsonb"))
+    return earlier.op("||")(func.jsonb_build_array(rejection))

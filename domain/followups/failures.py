@@ -3,7 +3,7 @@ failed_at, error).
 
 A follow-up whose work raises an error that is not a passing fault counts one attempt, committed on
 its own (the work's transaction rolled back). At the limit it is marked failed with its error: no
-run claims it again (followups.lock_follow_ups), the sweeper never sends it, and its batch ends in
+run claims it again (outbox.lock_follow_ups), the sweeper never sends it, and its batch ends in
 ATTENTION, until `retry_failed` clears the mark once the cause is fixed. The caller commits.
 """
 
@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, exists, func, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from domain.errors import NotFound
+from domain.errors import ERROR_CHARS, NotFound
 from domain.tables import Batch, FollowUp, Sale
+from domain.vocabulary import BatchState, FollowUpKind
 
-ERROR_CHARS = 500  # enough for the class and the first line of its message
 LOYALTY_FAILED = "LoyaltyFailed: the receipt shows the points its sale earned, and that sale's LOYALTY follow-up failed"
 
 
@@ -31,15 +30,6 @@ class Attempt:
 
     attempts: int
     failed: bool
-
-
-def describe(exc: BaseException) -> str:
-    """The error as a person reads it: its class and the first line of its message, cut short.
-    A database error is described by the driver's error, not by SQLAlchemy's wrapper and its SQL."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    lines = str(cause).strip().splitlines()
-    text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-    return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
 
 
 def record_failure(session: Session, kind: str, sale_id: int, error: str, limit: int) -> Attempt | None:
@@ -59,11 +49,13 @@ def hold_receipts_without_points(session: Session, sale_ids: Iterable[int]) -> l
     """A receipt is never issued without the points its sale earned: where the sale's loyalty
     failed for good, its open receipt is failed with it (retried together). Returns those sales."""
     loyalty_failed = select(FollowUp.sale_id).where(
-        FollowUp.sale_id.in_(sorted(set(sale_ids))), FollowUp.kind == "LOYALTY", FollowUp.failed_at.is_not(None)
+        FollowUp.sale_id.in_(sorted(set(sale_ids))),
+        FollowUp.kind == FollowUpKind.LOYALTY,
+        FollowUp.failed_at.is_not(None),
     )
     held = session.scalars(
         update(FollowUp)
-        .where(FollowUp.sale_id.in_(loyalty_failed), _open("RECEIPT"))
+        .where(FollowUp.sale_id.in_(loyalty_failed), _open(FollowUpKind.CUSTOMER_RECEIPT))
         .values(failed_at=func.now(), error=LOYALTY_FAILED)
         .returning(FollowUp.sale_id)
     )
@@ -86,10 +78,10 @@ def retry_failed(session: Session, batch_id: int | None = None) -> dict[str, lis
         reopened[kind].append(sale_id)
     of_the_batch = (FollowUp.sale_id == Sale.id, Sale.batch_id == Batch.id)
     still_failed = exists().where(FollowUp.failed_at.is_not(None), *of_the_batch)
-    batches = update(Batch).where(Batch.state == "ATTENTION", ~still_failed)
+    batches = update(Batch).where(Batch.state == BatchState.ATTENTION, ~still_failed)
     if batch_id is not None:
         batches = batches.where(Batch.id == batch_id)
-    session.execute(batches.values(state="POSTED"))
+    session.execute(batches.values(state=BatchState.POSTED))
     return {kind: sorted(ids) for kind, ids in sorted(reopened.items())}
 
 

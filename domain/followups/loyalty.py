@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session, aliased
 
 from domain.posting.money import loyalty_points
+from domain.posting.request import Kind
 from domain.tables import Company, Customer, LoyaltyEntry, Sale
 
 _Original = aliased(Sale)
@@ -46,11 +47,11 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
     balance = _balances(session, customer_ids)
     entries = []
     for s in sales:  # in sale id order: a sale before its returns, earlier returns first
-        if s.kind == "sale":
+        if s.kind == Kind.SALE:
             points = loyalty_points(s.total, s.dollars_per_point)
         elif s.original_sale_id is not None:
             stops = remainders.stops_earning(s.original_sale_id, s.id, s.dollars_per_point)
-            back = min(stops, left[s.original_sale_id])
+            back = min(stops, left[s.original_sale_id], max(balance[s.customer_id], 0))
             left[s.original_sale_id] -= back
             points = -back
         else:

@@ -4,7 +4,7 @@ Each works on a set of sales and is keyed by the sale: the `follow_ups` outbox r
 sale's own transaction. A run locks the open rows, marks them done and does the work in the
 caller's transaction, so the mark and the work commit together; a sale whose row is already done
 is skipped, and a redelivered message changes nothing. Only sales with an outbox row are processed
-(posting always writes one per kind), and a row that failed for good (domain/followup_failures.py)
+(posting always writes one per kind), and a row that failed for good (domain/followups/failures.py)
 is left alone until it is retried. The caller owns the transaction: nothing here commits.
 
 Lock order, always: follow_ups rows (by sale id, then kind) -> stock rows (by outlet id, then
@@ -25,11 +25,12 @@ from domain.followups.loyalty import award_points
 from domain.followups.receipts import store_receipts
 from domain.followups.reorder import check_reorder
 from domain.tables import FollowUp, Sale
+from domain.vocabulary import FollowUpKind
 
 
 def run_reorder(session: Session, sale_ids: list[int]) -> int:
     """Reorder check for the sales not yet checked; returns how many were checked now."""
-    claimed = _claim(session, "REORDER", sale_ids)
+    claimed = _claim(session, FollowUpKind.REORDER, sale_ids)
     if claimed:
         check_reorder(session, claimed)
     return len(claimed)
@@ -41,7 +42,7 @@ def run_loyalty(session: Session, sale_ids: list[int]) -> int:
     A return's points come off what its sale earned, so a sale not yet counted is counted with its
     return (in sale id order, the sale first): a balance never dips below zero in between.
     """
-    claimed = _claim(session, "LOYALTY", with_originals(session, sale_ids))
+    claimed = _claim(session, FollowUpKind.LOYALTY, with_originals(session, sale_ids))
     if claimed:
         award_points(session, claimed)
     return len(claimed)
@@ -54,10 +55,10 @@ def run_receipts(session: Session, sale_ids: list[int]) -> int:
     where it already ran), and a sale whose loyalty failed for good gets no receipt: its receipt is
     failed too. Both kinds of outbox row are locked up front, keeping the lock order.
     """
-    lock_follow_ups(session, with_originals(session, sale_ids), ("LOYALTY", "RECEIPT"))
+    lock_follow_ups(session, with_originals(session, sale_ids), (FollowUpKind.LOYALTY, FollowUpKind.CUSTOMER_RECEIPT))
     run_loyalty(session, sale_ids)
     hold_receipts_without_points(session, sale_ids)
-    claimed = _claim(session, "RECEIPT", sale_ids)
+    claimed = _claim(session, FollowUpKind.CUSTOMER_RECEIPT, sale_ids)
     if claimed:
         store_receipts(session, claimed)
     return len(claimed)

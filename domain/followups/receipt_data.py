@@ -3,32 +3,25 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, aliased
 
+from domain.posting.pricing import LineFigures, PricedTender
+from domain.posting.request import Kind
 from domain.tables import Company, Customer, LoyaltyEntry, Outlet, Sale, SaleLine, Tender, User
 
 
-@dataclass(frozen=True)
-class ReceiptLine:
+@dataclass(frozen=True, kw_only=True)
+class ReceiptLine(LineFigures):
+    """A stored line, with the description it was sold under."""
+
     description: str
-    quantity: Decimal
-    unit_price: Decimal
-    discount: Decimal
-    amount: Decimal
-    gst_rate: Decimal
-    tax: Decimal
-
-
-@dataclass(frozen=True)
-class ReceiptTender:
-    method: str
-    amount: Decimal
-    reference: str | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +50,7 @@ class ReceiptData:
     total: Decimal
     change_due: Decimal
     lines: tuple[ReceiptLine, ...]
-    tenders: tuple[ReceiptTender, ...]
+    tenders: tuple[PricedTender, ...]
     member: Membership | None
 
 
@@ -67,35 +60,38 @@ def load_receipts(session: Session, sale_ids: list[int]) -> list[ReceiptData]:
     The points balance is as this sale left it: the customer's entries up to and including this
     sale, so a receipt made later (or again) still shows the balance of its own moment.
     """
-    earlier, original = aliased(LoyaltyEntry), aliased(Sale)
-    balance = (
-        select(func.coalesce(func.sum(earlier.points), 0))
-        .where(earlier.customer_id == Sale.customer_id, earlier.sale_id <= Sale.id)
-        .correlate(Sale)
-        .scalar_subquery()
-    )
-    heads = session.execute(
+    lines = _lines(session, sale_ids)
+    tenders = _tenders(session, sale_ids)
+    return [
+        _receipt(head, tuple(lines[head.sale_id]), tuple(tenders[head.sale_id])) for head in _heads(session, sale_ids)
+    ]
+
+
+def _heads(session: Session, sale_ids: list[int]) -> Sequence[Any]:
+    """One row per sale: the receipt's own fields (named as in ReceiptData), and its member."""
+    original = aliased(Sale)
+    return session.execute(
         select(
-            Sale.id,
+            Sale.id.label("sale_id"),
             Sale.transaction_number,
-            Sale.kind,
-            original.transaction_number.label("original_number"),
-            Sale.occurred_at,
-            Sale.subtotal,
-            Sale.rounding_adjustment,
-            Sale.total,
-            Sale.change_due,
+            (Sale.kind == Kind.RETURN).label("is_return"),
+            original.transaction_number.label("original_transaction_number"),
             Company.name.label("company"),
             Company.uen,
             Company.gst_registration_number,
             Company.prices_include_gst,
             Outlet.name.label("outlet"),
             Outlet.address,
+            Sale.occurred_at,
             func.coalesce(func.nullif(User.full_name, ""), User.username).label("cashier"),
+            Sale.subtotal,
+            Sale.rounding_adjustment,
+            Sale.total,
+            Sale.change_due,
             Customer.code.label("customer_code"),
             Customer.name.label("customer_name"),
             LoyaltyEntry.points,
-            balance.label("balance"),
+            _balance_after_sale().label("balance"),
         )
         .join(Company, Company.id == Sale.company_id)
         .join(Outlet, Outlet.id == Sale.outlet_id)
@@ -106,38 +102,25 @@ def load_receipts(session: Session, sale_ids: list[int]) -> list[ReceiptData]:
         .where(Sale.id.in_(sale_ids))
         .order_by(Sale.id)
     ).all()
-    lines = _lines(session, sale_ids)
-    tenders = _tenders(session, sale_ids)
-    receipts = []
-    for row in heads:
-        member = None
-        if row.customer_code is not None:
-            name = f"{row.customer_name} ({row.customer_code})" if row.customer_name else row.customer_code
-            member = Membership(name, row.points, row.balance)
-        receipts.append(
-            ReceiptData(
-                sale_id=row.id,
-                transaction_number=row.transaction_number,
-                is_return=row.kind == "return",
-                original_transaction_number=row.original_number,
-                company=row.company,
-                uen=row.uen,
-                gst_registration_number=row.gst_registration_number,
-                prices_include_gst=row.prices_include_gst,
-                outlet=row.outlet,
-                address=row.address,
-                occurred_at=row.occurred_at,
-                cashier=row.cashier,
-                subtotal=row.subtotal,
-                rounding_adjustment=row.rounding_adjustment,
-                total=row.total,
-                change_due=row.change_due,
-                lines=tuple(lines[row.id]),
-                tenders=tuple(tenders[row.id]),
-                member=member,
-            )
-        )
-    return receipts
+
+
+def _balance_after_sale() -> ScalarSelect[Any]:
+    """The member's points as the sale left them: the entries up to and including it."""
+    earlier = aliased(LoyaltyEntry)
+    return (
+        select(func.coalesce(func.sum(earlier.points), 0))
+        .where(earlier.customer_id == Sale.customer_id, earlier.sale_id <= Sale.id)
+        .correlate(Sale)
+        .scalar_subquery()
+    )
+
+
+def _receipt(head: Any, lines: tuple[ReceiptLine, ...], tenders: tuple[PricedTender, ...]) -> ReceiptData:
+    fields = dict(head._mapping)
+    code, name = fields.pop("customer_code"), fields.pop("customer_name")
+    points, balance = fields.pop("points"), fields.pop("balance")
+    member = None if code is None else Membership(f"{name} ({code})" if name else code, points, balance)
+    return ReceiptData(**fields, lines=lines, tenders=tenders, member=member)
 
 
 def _lines(session: Session, sale_ids: list[int]) -> dict[int, list[ReceiptLine]]:
@@ -156,18 +139,18 @@ def _lines(session: Session, sale_ids: list[int]) -> dict[int, list[ReceiptLine]
         .where(SaleLine.sale_id.in_(sale_ids))
         .order_by(SaleLine.sale_id, SaleLine.line_no)
     )
-    for sale_id, description, quantity, unit_price, discount, amount, gst_rate, tax in rows:
-        found[sale_id].append(ReceiptLine(description, quantity, unit_price, discount, amount, gst_rate, tax))
+    for sale_id, description, *figures in rows:
+        found[sale_id].append(ReceiptLine(*figures, description=description))
     return found
 
 
-def _tenders(session: Session, sale_ids: list[int]) -> dict[int, list[ReceiptTender]]:
-    found: dict[int, list[ReceiptTender]] = defaultdict(list)
+def _tenders(session: Session, sale_ids: list[int]) -> dict[int, list[PricedTender]]:
+    found: dict[int, list[PricedTender]] = defaultdict(list)
     rows = session.execute(
         select(Tender.sale_id, Tender.method, Tender.amount, Tender.reference)
         .where(Tender.sale_id.in_(sale_ids))
         .order_by(Tender.sale_id, Tender.id)
     )
     for sale_id, method, amount, reference in rows:
-        found[sale_id].append(ReceiptTender(method, amount, reference))
+        found[sale_id].append(PricedTender(method, amount, reference))
     return found

@@ -1,5 +1,5 @@
 """Receipts: a Singapore tax invoice (or credit note) per sale, rendered once as text and HTML,
-stored, and read back by transaction number. The data comes from domain/receipt_data.py.
+stored, and read back by transaction number. The data comes from receipt_data.py.
 
 Both renderings are built from one list of blocks, so the text and the HTML never disagree.
 """
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from domain.errors import NotFound
 from domain.followups.receipt_data import ReceiptData, ReceiptLine, load_receipts
-from domain.posting.money import ZERO, cents
+from domain.posting.money import ZERO, cents, without_trailing_zeros
 from domain.tables import Receipt
 
 SINGAPORE = ZoneInfo("Asia/Singapore")
@@ -151,7 +151,7 @@ def _title(r: ReceiptData) -> str:
 
 def _line_rows(line: ReceiptLine, registered: bool) -> list[Row]:
     zero_rated = " (0% GST)" if registered and line.gst_rate == 0 else ""
-    charge = f"{_plain(abs(line.quantity))} x {_price(line.unit_price)}"
+    charge = f"{without_trailing_zeros(abs(line.quantity))} x {_price(line.unit_price)}"
     if line.discount:
         charge += f" less {money(line.discount)}"
     return [Row(line.description + zero_rated), Row(charge, money(line.amount), indent=True)]
@@ -165,12 +165,12 @@ def _totals(r: ReceiptData, registered: bool) -> list[Row]:
     rates = sorted(tax_by_rate.items()) if registered else []
     rows = [Row("Subtotal", money(r.subtotal))]
     if not r.prices_include_gst:
-        rows += [Row(f"GST {_plain(rate)}%: {money(tax)}") for rate, tax in rates]
+        rows += [Row(f"GST {without_trailing_zeros(rate)}%: {money(tax)}") for rate, tax in rates]
     if r.rounding_adjustment:
         rows.append(Row("Rounding", money(r.rounding_adjustment)))
     rows.append(Row("TOTAL", money(r.total)))
     if r.prices_include_gst:
-        rows += [Row(f"Total includes {_plain(rate)}% GST {money(tax)}") for rate, tax in rates]
+        rows += [Row(f"Total includes {without_trailing_zeros(rate)}% GST {money(tax)}") for rate, tax in rates]
     return rows
 
 
@@ -186,9 +186,4 @@ def money(amount: Decimal) -> str:
 
 def _price(unit_price: Decimal) -> str:
     """A unit price in cents when it is whole cents, else with the extra places it was sold at."""
-    return money(unit_price) if unit_price == cents(unit_price) else f"S${_plain(unit_price)}"
-
-
-def _plain(number: Decimal) -> str:
-    """2.000 -> 2, 1.500 -> 1.5, 9.00 -> 9: quantities and rates without trailing zeros."""
-    return format(number.normalize(), "f")
+    return money(unit_price) if unit_price == cents(unit_price) else f"S${without_trailing_zeros(unit_price)}"

@@ -18,29 +18,10 @@ def check_reorder(session: Session, sale_ids: list[int]) -> None:
     point: at or below it, keep exactly one open suggestion with today's figures; above it, close it.
 
     Reads on hand as it is now (not as the sale left it), so sales checked out of order still end
-    with the suggestion matching the shelf. The stock rows are locked (by product id, then outlet id)
+    with the suggestion matching the shelf. The stock rows are locked (by outlet id, then product id)
     for the rest of the transaction, and they guard that pair's suggestions too.
     """
-    touched = (
-        select(Sale.outlet_id, SaleLine.product_id)
-        .join(Sale, Sale.id == SaleLine.sale_id)
-        .join(Product, Product.id == SaleLine.product_id)
-        .where(SaleLine.sale_id.in_(sale_ids), Product.track_inventory, Product.reorder_point.is_not(None))
-    )
-    levels = session.execute(
-        select(
-            StockLevel.outlet_id,
-            StockLevel.product_id,
-            StockLevel.on_hand,
-            Product.reorder_point,
-            Product.reorder_target,
-            Product.supplier_id,
-        )
-        .join(Product, Product.id == StockLevel.product_id)
-        .where(tuple_(StockLevel.outlet_id, StockLevel.product_id).in_(touched))
-        .order_by(StockLevel.outlet_id, StockLevel.product_id)
-        .with_for_update(of=StockLevel)
-    ).all()
+    levels = _locked_levels(session, sale_ids)
     low = [
         {
             "outlet_id": level.outlet_id,
@@ -65,6 +46,33 @@ def check_reorder(session: Session, sale_ids: list[int]) -> None:
             )
             .values(status="CLOSED", updated_at=func.now())
         )
+
+
+def _locked_levels(session: Session, sale_ids: list[int]) -> list[Any]:
+    """On hand and reorder settings of each (outlet, product) these sales touched that tracks
+    inventory and has a reorder point, locked in the ledger's one order."""
+    touched = (
+        select(Sale.outlet_id, SaleLine.product_id)
+        .join(Sale, Sale.id == SaleLine.sale_id)
+        .join(Product, Product.id == SaleLine.product_id)
+        .where(SaleLine.sale_id.in_(sale_ids), Product.track_inventory, Product.reorder_point.is_not(None))
+    )
+    return list(
+        session.execute(
+            select(
+                StockLevel.outlet_id,
+                StockLevel.product_id,
+                StockLevel.on_hand,
+                Product.reorder_point,
+                Product.reorder_target,
+                Product.supplier_id,
+            )
+            .join(Product, Product.id == StockLevel.product_id)
+            .where(tuple_(StockLevel.outlet_id, StockLevel.product_id).in_(touched))
+            .order_by(StockLevel.outlet_id, StockLevel.product_id)
+            .with_for_update(of=StockLevel)
+        ).all()
+    )
 
 
 def suggested_quantity(on_hand: Decimal, reorder_point: Decimal, reorder_target: Decimal | None) -> Decimal:

@@ -93,8 +93,11 @@ class Fields:
             self.fail(column, f"is longer than {limit} characters")
         return value
 
-    def decimal(self, column: str, kind: Numeric[Decimal], *, negative: bool = False) -> Decimal | None:
-        """The cell as an exact Decimal fitting the column type, or None when it is empty."""
+    def decimal(
+        self, column: str, kind: Numeric[Decimal], *, negative: bool = False, most: Decimal | None = None
+    ) -> Decimal | None:
+        """The cell as an exact Decimal fitting the column type (and, in size, at most `most`), or
+        None when it is empty."""
         raw = self.cells.get(column, "")
         if not raw:
             return None
@@ -109,6 +112,8 @@ class Fields:
             self.fail(column, f"is too large ({raw})")
         elif value < 0 and not negative:
             self.fail(column, f"must not be negative ({raw})")
+        elif most is not None and abs(value) > most:
+            self.fail(column, f"is more than {most:,}, the most it may be ({raw})")
         return value
 
     def boolean(self, column: str, default: bool) -> bool:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from domain.errors import ImportFailed
 from domain.masterdata.fields import Fields, Problem, Record, read_records
 from domain.masterdata.rows import SPECS, Kind, Row, load_refs
-from domain.posting.stock import move_stock
+from domain.posting.stock import MovementKind, move_stock
 from domain.tables import Base, Company, Customer, Outlet, Product, StockLevel, Supplier, User
 
 KINDS = ("companies", "outlets", "users", "products", "customers", "stock")
@@ -149,12 +149,12 @@ def _set_stock(session: Session, rows: list[Row]) -> tuple[int, int]:
     for row in rows:
         wanted[row["outlet_id"]][row["product_id"]] = row["quantity"]
     inserted = updated = 0
-    # Outlets, then products, in ascending id: the ledger's one lock order (domain/stock.py).
+    # Outlets, then products, in ascending id: the ledger's one lock order (domain/posting/stock.py).
     for outlet_id in sorted(wanted):
         for product_ids in _chunks(sorted(wanted[outlet_id])):
             current = _locked_on_hand(session, outlet_id, product_ids)
             changes = {pid: wanted[outlet_id][pid] - current.get(pid, Decimal(0)) for pid in product_ids}
-            move_stock(session, outlet_id, changes, "ADJUSTMENT")
+            move_stock(session, outlet_id, changes, MovementKind.ADJUSTMENT)
             inserted += sum(1 for pid, change in changes.items() if change and pid not in current)
             updated += sum(1 for pid, change in changes.items() if change and pid in current)
     return inserted, updated

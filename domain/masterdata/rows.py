@@ -16,6 +16,8 @@ from sqlalchemy import Numeric, String, select
 from sqlalchemy.orm import Session
 
 from domain.masterdata.fields import Fields, Record
+from domain.posting.catalogue import product_rows
+from domain.posting.request import MAX_UNIT_PRICE
 from domain.tables import PRICE, QTY, RATE, Base, Company, Customer, Outlet, Product, StockLevel, Supplier, User
 
 Row = dict[str, Any]
@@ -66,12 +68,8 @@ def load_refs(session: Session, records: Iterable[Record]) -> Refs:
     }
     named = {outlets[r.cells["outlet"]].company_id for r in records if r.cells.get("outlet", "") in outlets}
     products = {
-        (cid, sku): ProductRef(pid, track)
-        for pid, cid, sku, track in session.execute(
-            select(Product.id, Product.company_id, Product.sku, Product.track_inventory).where(
-                Product.company_id.in_(named)
-            )
-        )
+        (product.company_id, product.sku): ProductRef(product.id, product.track_inventory)
+        for product in product_rows(session, named)
     }
     return Refs(companies, outlets, products)
 
@@ -85,8 +83,8 @@ def _text(f: Fields, model: type[Base], column: str, *, required: bool = True) -
     return f.text(column, _length(model, column), required=required)
 
 
-def _required(f: Fields, column: str, kind: Numeric[Decimal]) -> Decimal | None:
-    value = f.decimal(column, kind)
+def _required(f: Fields, column: str, kind: Numeric[Decimal], most: Decimal | None = None) -> Decimal | None:
+    value = f.decimal(column, kind, most=most)
     if value is None and not f.cells[column]:
         f.fail(column, "is required")
     return value
@@ -137,12 +135,12 @@ def _product(f: Fields, refs: Refs) -> Row:
         "company_id": _company_id(f, refs),
         "sku": _text(f, Product, "sku"),
         "name": _text(f, Product, "name"),
-        "price": _required(f, "price", PRICE),
+        "price": _required(f, "price", PRICE, most=MAX_UNIT_PRICE),
         "gst_rate": _gst_rate(f),
-        "cost": f.decimal("cost", PRICE),
+        "cost": f.decimal("cost", PRICE, most=MAX_UNIT_PRICE),
         "track_inventory": f.boolean("track_inventory", default=True),
-        "reorder_point": f.decimal("reorder_point", QTY),
-        "reorder_target": f.decimal("reorder_target", QTY),
+        "reorder_point": f.decimal("reorder_point", QTY, most=MAX_STOCK),
+        "reorder_target": f.decimal("reorder_target", QTY, most=MAX_STOCK),
         "supplier": f.text("supplier", _length(Supplier, "name"), required=False) or None,
     }
     point, target = row["reorder_point"], row["reorder_target"]
@@ -178,7 +176,7 @@ def _stock(f: Fields, refs: Refs) -> Row:
     elif product and not product.track_inventory:
         f.fail("sku", f"product {sku!r} does not track inventory")
     # Negative is allowed: a till may oversell (policy ALLOW), and an export must import back.
-    quantity = f.decimal("quantity", QTY, negative=True)
+    quantity = f.decimal("quantity", QTY, negative=True, most=MAX_STOCK)
     if quantity is None and not f.cells["quantity"]:
         f.fail("quantity", "is required")
     return {
@@ -187,6 +185,10 @@ def _stock(f: Fields, refs: Refs) -> Row:
         "quantity": quantity,
     }
 
+
+# On hand, reorder points and targets: with a sale moving at most 500 lines x 1,000,000 units (the
+# intake bounds), on hand and the reorder quantities derived from it stay far inside QTY (< 10^11).
+MAX_STOCK = Decimal(10**9)
 
 SPECS = {
     spec.name: spec

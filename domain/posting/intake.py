@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from domain.batches.entries import printable, storable
 from domain.posting.request import fingerprint_of
 from domain.tables import Batch, SaleRequestRow
+from domain.vocabulary import Outcome, Reason
 
 
 def request_id_of(payload: Any) -> str:
@@ -43,31 +44,32 @@ def _row(payload: Any, batch_id: int | None) -> dict[str, Any]:
     row = {
         "request_id": request_id_of(payload),
         "batch_id": batch_id,
-        "outcome": "PENDING",
+        "outcome": Outcome.PENDING,
         "reason": None,
         "message": None,
     }
     try:
-        payload = storable(_exact(payload))
+        payload = storable(_floats_as_decimals(payload))
     except (ValueError, RecursionError) as exc:
         payload = {"unstorable": printable(repr(payload)[:2000])}
-        row.update(outcome="REJECTED", reason="INVALID", message=f"cannot be stored: {exc}")
+        row.update(outcome=Outcome.REJECTED, reason=Reason.INVALID, message=f"cannot be stored: {exc}")
     return {**row, "payload": payload, "fingerprint": fingerprint_of(payload)}
 
 
-def _exact(value: Any) -> Any:
+def _floats_as_decimals(value: Any) -> Any:
     """A Python caller's float becomes the Decimal it was written as (12.5, never 12.4999...)."""
     if isinstance(value, float) and math.isfinite(value):
         return Decimal(repr(value))
     if isinstance(value, dict):
-        return {k: _exact(v) for k, v in value.items()}
+        return {k: _floats_as_decimals(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_exact(v) for v in value]
+        return [_floats_as_decimals(v) for v in value]
     return value
 
 
-def mark_enqueued(session: Session, intake_ids: list[int]) -> None:
-    """Remember when each request was last handed to the queue (the sweeper's clock)."""
+def mark_requests_sent(session: Session, intake_ids: list[int]) -> None:
+    """Remember when each request was last handed to the queue (the sweeper's clock). Its batch's
+    clock is domain.batches.staging.mark_batch_sent."""
     session.execute(update(SaleRequestRow).where(SaleRequestRow.id.in_(intake_ids)).values(enqueued_at=func.now()))
 
 
@@ -81,7 +83,7 @@ def stale_pending(session: Session, older_than: timedelta, limit: int) -> list[i
     ids = list(
         session.scalars(
             select(SaleRequestRow.id)
-            .where(SaleRequestRow.outcome == "PENDING")
+            .where(SaleRequestRow.outcome == Outcome.PENDING)
             .where(SaleRequestRow.enqueued_at < cutoff)
             .where(func.coalesce(batch_sent, SaleRequestRow.enqueued_at) < cutoff)
             .order_by(SaleRequestRow.id)
@@ -90,5 +92,5 @@ def stale_pending(session: Session, older_than: timedelta, limit: int) -> list[i
         )
     )
     if ids:
-        mark_enqueued(session, ids)
+        mark_requests_sent(session, ids)
     return ids

@@ -38,3 +38,8 @@ def loyalty_points(total: Decimal, dollars_per_point: Decimal) -> int:
     if total <= 0 or dollars_per_point <= 0:
         return 0
     return int((total / dollars_per_point).to_integral_value(rounding=ROUND_FLOOR))
+
+
+def without_trailing_zeros(number: Decimal) -> str:
+    """2.000 -> 2, 1.500 -> 1.5, 9.00 -> 9: a quantity or rate as a person writes it."""
+    return format(number.normalize(), "f")

@@ -1,7 +1,7 @@
 """Pricing a sale request: lines, GST, totals, cash rounding and tenders. Pure: no database.
 
 Returns are priced like sales and then signed negative, so the ledger nets with a plain SUM. A return
-of a known sale brings its lines' refunds (domain/refunds.py) and what is left of the sale's total.
+of a known sale brings its lines' refunds (refunds.py) and what is left of the sale's total.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ class ProductInfo:
 
 
 @dataclass(frozen=True)
-class PricedLine:
-    line_no: int
-    product: ProductInfo
+class LineFigures:
+    """What a line charges, as pricing works it out, the ledger stores it and a receipt prints it
+    (a return's quantity, amount and GST negative)."""
+
     quantity: Decimal
     unit_price: Decimal
     discount: Decimal
@@ -38,8 +39,16 @@ class PricedLine:
     tax: Decimal
 
 
+@dataclass(frozen=True, kw_only=True)
+class PricedLine(LineFigures):
+    line_no: int
+    product: ProductInfo
+
+
 @dataclass(frozen=True)
 class PricedTender:
+    """A tender as the ledger stores it and a receipt prints it (a refund's amount negative)."""
+
     method: str
     amount: Decimal
     reference: str | None

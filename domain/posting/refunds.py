@@ -1,11 +1,13 @@
 """Refunds of a known sale: a return that names its original is priced from what that sale took,
 never from the catalogue or the till, so it can never refund more than is left of it (DOMAIN.md).
 
-Each unit returned refunds the original's paid amount and GST for its SKU pro rata, rounded to the
-cent per return line; the line that brings the SKU's returned quantity up to the quantity sold takes
-exactly what is left (paid less already refunded, GST less GST already refunded). A sale returned in
-parts therefore refunds, SKU by SKU, exactly what one whole return would: three returns of one unit
-of a 3-unit line paid 10.01 refund 3.34 + 3.34 + 3.33. Pure: no database.
+Each return refunds, per SKU, what brings everything refunded so far to the returned share of what
+was paid (and of its GST), rounded to the cent once over that running sum: so every return is within
+a cent of its own share however many there are, and the line that brings the SKU's returned quantity
+up to the quantity sold takes exactly what is left (paid less already refunded, GST less GST already
+refunded). A sale returned in parts therefore refunds, SKU by SKU, exactly what one whole return
+would: three returns of one unit of a 3-unit line paid 10.01 refund 3.34 + 3.33 + 3.34. Pure: no
+database.
 """
 
 from __future__ import annotations
@@ -56,14 +58,17 @@ class SoldSku:
     def give_back(self, quantity: Decimal) -> tuple[Refund, SoldSku]:
         """The refund for `quantity` more units, and this SKU after it."""
         returned = self.returned + quantity
-        left, tax_left = max(self.paid - self.refunded, ZERO), max(self.tax - self.refunded_tax, ZERO)
-        if returned == self.quantity:  # the last units take exactly what is left
-            amount, tax = left, tax_left
-        else:
-            amount = min(cents(self.paid * quantity / self.quantity), left)
-            tax = min(cents(self.tax * quantity / self.quantity), tax_left)
+        amount = _share(self.paid, returned / self.quantity, self.refunded)
+        tax = _share(self.tax, returned / self.quantity, self.refunded_tax)
         after = replace(self, returned=returned, refunded=self.refunded + amount, refunded_tax=self.refunded_tax + tax)
         return Refund(self.unit_price, amount, tax, self.gst_rate), after
+
+
+def _share(total: Decimal, fraction: Decimal, given: Decimal) -> Decimal:
+    """What is due now so that everything given back comes to `fraction` of `total`, rounded once
+    over the running sum (never per return, so rounding never piles up), never below zero nor past
+    what is left. All returned (fraction 1): exactly what is left."""
+    return min(max(cents(total * fraction) - given, ZERO), max(total - given, ZERO))
 
 
 def refunds_for(lines: Sequence[Line], sold: Mapping[str, SoldSku]) -> list[Refund]:

@@ -83,7 +83,7 @@ def _rfc3339(value: Any) -> Any:
     return value
 
 
-# Bounds, so that every number derived from a request fits its ledger column (domain/tables.py:
+# Bounds, so that every number derived from a request fits its ledger column (domain/tables/base.py:
 # quantities NUMERIC(14, 3) < 10^11, unit prices NUMERIC(14, 4) < 10^10, money NUMERIC(14, 2) < 10^12,
 # points BIGINT). A value past one is INVALID at intake, never a database error later:
 # - a line carries at most 10^6 units, so one sale (500 lines) moves a SKU's stock by at most 5 x 10^8,

@@ -1,7 +1,7 @@
 """The original sale of a return, read while posting the return (DOMAIN.md "original_request_id").
 
 A return that names its original must find it posted in the same company, name no other customer,
-and is priced from what the sale took less what its earlier returns gave back (domain/refunds.py).
+and is priced from what the sale took less what its earlier returns gave back (refunds.py).
 The original is locked FOR NO KEY UPDATE, so two returns of one sale take turns and the second sees
 the first; foreign-key checks of follow-ups are not blocked.
 """
@@ -16,8 +16,9 @@ from sqlalchemy import Connection, func, select
 from domain.errors import OriginalStillPending, ReturnMismatch, UnknownOriginal
 from domain.posting.money import ZERO
 from domain.posting.refunds import SoldSku
-from domain.posting.request import SaleRequest
+from domain.posting.request import Kind, SaleRequest
 from domain.tables import Customer, Outlet, Sale, SaleLine, SaleRequestRow
+from domain.vocabulary import Outcome
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def original_of(conn: Connection, company_id: int, request: SaleRequest, custome
     """The return's original sale, locked; raise when it is unknown, still pending or another customer's."""
     find_original = (
         select(Sale.id, Sale.customer_id, Sale.total)
-        .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == "sale")
+        .where(Sale.company_id == company_id, Sale.request_id == request.original_request_id, Sale.kind == Kind.SALE)
         .with_for_update(key_share=True)  # FOR NO KEY UPDATE: serialises returns, not foreign-key checks
     )
     original = conn.execute(find_original).one_or_none()
@@ -46,13 +47,22 @@ def original_of(conn: Connection, company_id: int, request: SaleRequest, custome
         original = conn.execute(find_original).one_or_none()
     if original is None:
         raise UnknownOriginal(
-            f"original sale {request.original_request_id!r} was never posted for this company",
+            _why_unknown(conn, company_id, request.original_request_id or ""),
             original_request_id=request.original_request_id,
         )
     if request.customer is not None and customer_id != original.customer_id:
         _another_customer(conn, request, original.customer_id)
     refunded = conn.scalar(select(func.coalesce(func.sum(Sale.total), 0)).where(Sale.original_sale_id == original.id))
     return Original(original.id, original.customer_id, _sold(conn, original.id), original.total + (refunded or ZERO))
+
+
+def _why_unknown(conn: Connection, company_id: int, original_request_id: str) -> str:
+    is_a_return = select(Sale.id).where(
+        Sale.company_id == company_id, Sale.request_id == original_request_id, Sale.kind == Kind.RETURN
+    )
+    if conn.execute(is_a_return).first() is not None:
+        return f"original {original_request_id!r} is itself a return: a return names the sale it gives goods back to"
+    return f"original sale {original_request_id!r} was never posted for this company"
 
 
 def _sold(conn: Connection, original_id: int) -> dict[str, SoldSku]:
@@ -96,9 +106,9 @@ def _received_but_pending(conn: Connection, company_id: int, request_id: str | N
             .join(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
             .where(
                 SaleRequestRow.request_id == request_id,
-                SaleRequestRow.outcome == "PENDING",
+                SaleRequestRow.outcome == Outcome.PENDING,
                 Outlet.company_id == company_id,
-                func.coalesce(SaleRequestRow.payload["kind"].astext, "sale") == "sale",
+                func.coalesce(SaleRequestRow.payload["kind"].astext, Kind.SALE.value) == Kind.SALE,
             )
         )
         != 0

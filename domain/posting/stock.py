@@ -9,9 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
+
+
+class MovementKind(StrEnum):
+    """Why stock moved. RECEIPT is goods received (not the customer's receipt, a follow-up)."""
+
+    SALE = "SALE"
+    RETURN = "RETURN"
+    RECEIPT = "RECEIPT"
+    ADJUSTMENT = "ADJUSTMENT"
+
 
 # One round trip: record the movements and apply them to on hand, creating a stock row on first
 # use. The upsert locks the rows it touches in the order it meets them: ORDER BY product id.
@@ -31,7 +42,11 @@ MOVE_STOCK = text("""
 
 
 def move_stock(
-    session: Session | Connection, outlet_id: int, changes: Mapping[int, Decimal], kind: str, sale_id: int | None = None
+    session: Session | Connection,
+    outlet_id: int,
+    changes: Mapping[int, Decimal],
+    kind: MovementKind | str,
+    sale_id: int | None = None,
 ) -> dict[int, Decimal]:
     """Add each signed change to its (outlet, product) on hand and record the movements.
 

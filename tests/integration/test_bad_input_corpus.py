@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from domain.batches import staging as batches
-from domain.posting.decision import post_request
 from domain.tables import Sale, SaleRequestRow
 from frontends.batchfiles import file_digest, read_batch
+from services.posting import post_request
 from tests.bad_input_corpus import (
     ARGS_CASES,
     CSV_CASES,

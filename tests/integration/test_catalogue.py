@@ -4,9 +4,10 @@ from decimal import Decimal
 
 from sqlalchemy import insert, update
 
-from domain.posting.decision import Catalogue, post_request
+from domain.posting.catalogue import Catalogue
 from domain.posting.intake import receive
 from domain.tables import Product
+from services.posting import post_request
 from tests.shop import make_shop, sale
 
 

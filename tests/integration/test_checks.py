@@ -158,3 +158,26 @@ def test_a_company_changing_its_gst_mode_later_does_not_make_its_old_sales_look_
     corrupt(sessions, "UPDATE companies SET prices_include_gst = true")
     # Then the old sale still checks out, judged by what was stored with it
     assert violations(sessions) == []
+
+
+def test_a_follow_up_that_failed_for_good_is_reported_until_it_is_retried(sessions):
+    # Given a sale submitted on its own (no batch to show it), whose reorder check failed for good
+    _, sale_id = shop_with_one_sale(sessions)
+    corrupt(
+        sessions,
+        "UPDATE follow_ups SET failed_at = now(), attempts = 5, error = 'DataError: numeric field overflow' "
+        f"WHERE sale_id = {sale_id} AND kind = 'REORDER'",
+    )
+    # Then check names it, with what to do
+    number = transaction_number(sessions, sale_id)
+    assert violations(sessions) == [
+        Violation(
+            "follow-ups",
+            f"sale {number} (request r1): REORDER failed after 5 attempt(s): DataError: numeric field overflow; "
+            "fix the cause, then run `tillpost followups retry`",
+        )
+    ]
+    # And once it ran after all, the ledger is sound again
+    corrupt(sessions, f"UPDATE follow_ups SET failed_at = NULL, error = NULL WHERE sale_id = {sale_id}")
+    follow_up(sessions, run_reorder, [sale_id])
+    assert violations(sessions) == []

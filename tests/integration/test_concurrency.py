@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from domain.posting.decision import post_request
 from domain.posting.intake import receive
 from domain.tables import SaleRequestRow, StockMovement
+from services.posting import post_request
 from tests.shop import make_shop, on_hand, receive_one, row_counts, sale, stock_drift, submit_and_post
 
 D = Decimal

@@ -92,10 +92,10 @@ def test_a_receipt_that_keeps_failing_is_tried_a_bounded_number_of_times_and_the
     )
 
     # Then the receipt of A-3 is FAILED after a bounded number of attempts, with its error
-    from tasks.followups import MAX_ATTEMPTS
+    from services.followups import MAX_ATTEMPTS
 
     rows = follow_up_rows(sessions)
-    done, failed, attempts, error = rows.pop(("A-3", "RECEIPT"))
+    done, failed, attempts, error = rows.pop(("A-3", "CUSTOMER_RECEIPT"))
     assert (done, failed, attempts) == (False, True, MAX_ATTEMPTS)
     assert error.startswith("OverflowError")
     # And every other follow-up of the batch ran, once
@@ -107,12 +107,12 @@ def test_a_receipt_that_keeps_failing_is_tried_a_bounded_number_of_times_and_the
     with sessions() as s:
         number = s.scalar(select(Sale.transaction_number).where(Sale.request_id == "A-3"))
     (listed,) = document["failed_follow_ups"]
-    assert listed["kind"] == "RECEIPT"
+    assert listed["kind"] == "CUSTOMER_RECEIPT"
     assert (listed["sale"], listed["request_id"], listed["attempts"]) == (number, "A-3", MAX_ATTEMPTS)
     assert listed["error"] == error
     shown = tillpost(pipeline_env, "batch", "show", str(batch_id))
     assert shown.returncode == 0, shown.stderr
-    assert "ATTENTION" in shown.stdout and "RECEIPT" in shown.stdout and number in shown.stdout
+    assert "ATTENTION" in shown.stdout and "CUSTOMER_RECEIPT" in shown.stdout and number in shown.stdout
 
 
 def test_post_wait_names_the_failed_follow_up_and_followups_retry_takes_the_batch_to_done(
@@ -144,7 +144,7 @@ def test_post_wait_names_the_failed_follow_up_and_followups_retry_takes_the_batc
     # Then `post --wait` ends at ATTENTION, exits 1, and names the failed follow-up
     assert waiting.returncode == 1, err
     assert batch_state(sessions, batch_id) == "ATTENTION"
-    assert "ATTENTION" in out and "RECEIPT" in out and "W-1" in out and "OverflowError" in out
+    assert "ATTENTION" in out and "CUSTOMER_RECEIPT" in out and "W-1" in out and "OverflowError" in out
 
     # When the cause is fixed and the failed follow-ups are retried
     set_occurred_at(sessions, "W-1", "2025-03-01 02:15:00+00")
@@ -155,7 +155,7 @@ def test_post_wait_names_the_failed_follow_up_and_followups_retry_takes_the_batc
     assert "1 failed follow-up" in retried.stdout
     wait_for_state(sessions, batch_id, "DONE")
     assert receipts_of(sessions) == {"W-0", "W-1", "W-2"}
-    assert follow_up_rows(sessions, "W-1")[("W-1", "RECEIPT")] == (True, False, 0, None)
+    assert follow_up_rows(sessions, "W-1")[("W-1", "CUSTOMER_RECEIPT")] == (True, False, 0, None)
     assert tillpost_json(pipeline_env, "batch", "show", str(batch_id), "--json")["failed_follow_ups"] == []
 
 
@@ -167,7 +167,7 @@ def _batch_of(sessions):
 def test_a_transient_fault_in_a_follow_up_is_retried_until_it_passes_and_never_counts_as_an_attempt(
     shop, start_worker, pipeline_env
 ):
-    from tasks.followups import enqueue_follow_ups
+    from tasks.messages import send_follow_ups as enqueue_follow_ups
 
     sessions = shop
     # Given a posted sale whose receipt row is locked by someone else, so its worker waits
@@ -175,7 +175,7 @@ def test_a_transient_fault_in_a_follow_up_is_retried_until_it_passes_and_never_c
     worker = start_worker(concurrency=1)
     holder = sessions()
     holder.execute(select(FollowUp).where(FollowUp.sale_id == sale_id).with_for_update())
-    enqueue_follow_ups([sale_id], kinds=("RECEIPT",))
+    enqueue_follow_ups([sale_id], kinds=("CUSTOMER_RECEIPT",))
 
     # When every wait of the worker is cancelled until the task itself has had to retry
     def cancel_the_waiting_worker():
@@ -194,13 +194,14 @@ def test_a_transient_fault_in_a_follow_up_is_retried_until_it_passes_and_never_c
 
     # Then the receipt is made, and no attempt was counted against it
     wait_until(lambda: receipts_of(sessions) == {"T-1"}, timeout=60, what="the receipt after the fault passed")
-    assert follow_up_rows(sessions, "T-1")[("T-1", "RECEIPT")] == (True, False, 0, None)
+    assert follow_up_rows(sessions, "T-1")[("T-1", "CUSTOMER_RECEIPT")] == (True, False, 0, None)
 
 
 def test_failed_follow_ups_never_fill_the_sweepers_window_and_a_fresh_one_is_still_swept(
     shop, start_worker, pipeline_env, monkeypatch
 ):
-    import tasks.db
+    import services.sweeping
+    import tasks.common
     import tasks.sweeper
 
     sessions = shop
@@ -219,12 +220,16 @@ def test_failed_follow_ups_never_fill_the_sweepers_window_and_a_fresh_one_is_sti
         )
     fresh = post(sessions, sale("N-1", [("TEA", "1")], [("CARD", "4.50")]))
     # And a sweeper whose window is smaller than the failed rows
-    monkeypatch.setattr(tasks.sweeper, "LIMIT", 5)
-    monkeypatch.setattr(tasks.db, "_made", (os.getpid(), sessions))
+    monkeypatch.setattr(services.sweeping, "LIMIT", 5)
+    monkeypatch.setattr(tasks.common, "_connected", (os.getpid(), sessions))
 
     # Then its query leaves the failed rows out
     with sessions() as s:
-        assert open_follow_ups(s, timedelta(0), 5) == {"LOYALTY": [fresh], "RECEIPT": [fresh], "REORDER": [fresh]}
+        assert open_follow_ups(s, timedelta(0), 5) == {
+            "LOYALTY": [fresh],
+            "CUSTOMER_RECEIPT": [fresh],
+            "REORDER": [fresh],
+        }
 
     # When the sweep runs, with a real worker taking what it sends
     start_worker(concurrency=1)
@@ -257,7 +262,7 @@ def test_a_receipt_is_never_issued_without_the_points_of_a_sale_whose_loyalty_fa
 
     # Then no receipt is issued, and the receipt is failed too, saying why
     assert receipts_of(sessions) == set()
-    done, failed, _, error = follow_up_rows(sessions, "L-1")[("L-1", "RECEIPT")]
+    done, failed, _, error = follow_up_rows(sessions, "L-1")[("L-1", "CUSTOMER_RECEIPT")]
     assert (done, failed) == (False, True)
     assert "LOYALTY" in error
 
@@ -284,9 +289,10 @@ def test_retry_without_a_batch_reopens_every_failed_follow_up_and_moves_its_batc
         reopened = retry_failed(s)
 
     # Then each is open again with no attempts counted, and the batch waits for them (POSTED)
-    assert reopened == {"LOYALTY": [in_batch, alone], "RECEIPT": [in_batch, alone]}
+    assert reopened == {"LOYALTY": [in_batch, alone], "CUSTOMER_RECEIPT": [in_batch, alone]}
     rows = {**follow_up_rows(sessions, "R-1"), **follow_up_rows(sessions, "R-2")}
     assert {k: v for k, v in rows.items() if k[1] != "REORDER"} == dict.fromkeys(
-        [("R-1", "LOYALTY"), ("R-1", "RECEIPT"), ("R-2", "LOYALTY"), ("R-2", "RECEIPT")], (False, False, 0, None)
+        [("R-1", "LOYALTY"), ("R-1", "CUSTOMER_RECEIPT"), ("R-2", "LOYALTY"), ("R-2", "CUSTOMER_RECEIPT")],
+        (False, False, 0, None),
     )
     assert batch_state(sessions, batch_id) == "POSTED"

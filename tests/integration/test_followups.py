@@ -250,11 +250,11 @@ def test_the_sweeper_sees_undone_follow_ups_by_kind_once_they_are_old_enough(ses
     with sessions() as s:
         assert open_follow_ups(s, timedelta(0), 100) == {
             "LOYALTY": [first, second],
-            "RECEIPT": [first, second],
+            "CUSTOMER_RECEIPT": [first, second],
             "REORDER": [second],
         }
         assert open_follow_ups(s, timedelta(hours=1), 100) == {}
-        assert open_follow_ups(s, timedelta(0), 2) == {"LOYALTY": [first], "RECEIPT": [first]}
+        assert open_follow_ups(s, timedelta(0), 2) == {"LOYALTY": [first], "CUSTOMER_RECEIPT": [first]}
 
 
 # Receipts ----------------------------------------------------------------------------------------

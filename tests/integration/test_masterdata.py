@@ -382,3 +382,25 @@ def test_an_export_imported_into_an_empty_ledger_exports_the_same_files(sessions
         "WEB,TEA,10.000",
     ]
     assert 'ACME,TEA,"Teh ""Tarik"", hot",4.5000,9.00,1.2345,true,5.000,20.000,Leong Trading' in exported["products"]
+
+
+def test_quantities_and_prices_too_large_for_what_derives_from_them_are_bad_rows(sessions: Sessions) -> None:
+    """Stock and reorder levels feed reorder quantities, prices feed line totals: each is bounded so
+    that what is derived from it later always fits its column (a follow-up never overflows)."""
+    with sessions.begin() as session:
+        make_shop(session)
+    header = "company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier"
+
+    stock = refused(sessions, "stock", "outlet,sku,quantity\nWEB,MUG,-99999999990\nORCH,BOOK,99999999999.999\n")
+    products = refused(
+        sessions, "products", f"{header}\nACME,BIG,Big,10000000.01,9,,true,,,\nACME,TALL,Tall,1,9,,true,5,1000000001,\n"
+    )
+
+    assert stock == [
+        (2, "quantity: is more than 1,000,000,000, the most it may be (-99999999990)"),
+        (3, "quantity: is more than 1,000,000,000, the most it may be (99999999999.999)"),
+    ]
+    assert products == [
+        (2, "price: is more than 10,000,000, the most it may be (10000000.01)"),
+        (3, "reorder_target: is more than 1,000,000,000, the most it may be (1000000001)"),
+    ]

@@ -253,6 +253,8 @@ def test_a_request_that_fails_unexpectedly_is_recorded_and_the_rest_still_post(s
             ("POSTED", None),
         ]
         assert "disk says no" in outcomes[1]["message"]
+        # And the message is the database's own error, never SQLAlchemy's statement and parameters
+        assert "INSERT INTO" not in outcomes[1]["message"] and "[SQL:" not in outcomes[1]["message"]
     finally:
         with sessions.begin() as s:
             s.execute(text("DROP TRIGGER poison ON sales; DROP FUNCTION poison();"))

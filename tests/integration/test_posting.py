@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import insert, select, update
 
-from domain.posting.decision import post_request
 from domain.tables import (
     Customer,
     FollowUp,
@@ -25,6 +24,7 @@ from domain.tables import (
     Tender,
     User,
 )
+from services.posting import post_request
 from tests.shop import (
     intake_row,
     make_shop,
@@ -171,7 +171,7 @@ def test_a_cash_sale_is_posted_with_its_lines_tenders_stock_movements_and_follow
     # And the follow-ups wait in the outbox, one of each
     with sessions.begin() as s:
         kinds = s.scalars(select(FollowUp.kind).where(FollowUp.sale_id == posted.sale_id)).all()
-    assert sorted(kinds) == ["LOYALTY", "RECEIPT", "REORDER"]
+    assert sorted(kinds) == ["CUSTOMER_RECEIPT", "LOYALTY", "REORDER"]
 
 
 def test_a_card_sale_is_not_rounded(sessions, shop):
@@ -543,6 +543,7 @@ def test_a_return_cannot_name_another_return_as_its_original(sessions, shop):
     post(sessions, sale("R1", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="r1"))
     _, row = post(sessions, sale("R2", [("TEA", "1")], [("CARD", "4.50")], kind="return", original_request_id="R1"))
     assert row.reason == "UNKNOWN_ORIGINAL"
+    assert "'R1' is itself a return" in row.message
 
 
 # --- Oversell -----------------------------------------------------------------------------------------------

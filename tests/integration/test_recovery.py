@@ -187,11 +187,11 @@ def test_wait_says_when_no_worker_consumes_the_posting_queue_and_that_it_timed_o
 
 @pytest.mark.parametrize("command", ["post", "submit"])
 def test_wait_has_a_default_timeout_of_an_hour(command, capsys):
-    from frontends.cli import build_parser
+    from frontends.cli import tillpost
 
-    assert build_parser().parse_args([command, "file", "--wait"]).timeout == 3600
+    assert tillpost.commands[command].make_context(command, ["file", "--wait"]).params["timeout"] == 3600
     with pytest.raises(SystemExit):
-        build_parser().parse_args([command, "--help"])
+        tillpost.main([command, "--help"])
     assert "default 3600 s" in " ".join(capsys.readouterr().out.split())
 
 

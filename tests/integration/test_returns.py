@@ -14,8 +14,8 @@ from sqlalchemy import insert, select, text
 
 from domain.checks import check_ledger
 from domain.followups.outbox import run_loyalty
-from domain.posting.decision import post_request
 from domain.tables import Customer, Sale, SaleLine
+from services.posting import post_request
 from tests.followup_support import follow_up
 from tests.shop import intake_row, make_shop, receive_one, sale
 
@@ -86,18 +86,19 @@ def points_of(sessions, code):
 def test_three_returns_of_one_unit_each_refund_exactly_what_the_line_took(sessions, shop):
     # Given 3 tea less 3.49 off the line: 13.50 - 3.49 = 10.01, GST 10.01 x 9/109 = 0.8265 -> 0.83
     posted(sessions, with_discounts(sale("r1", [("TEA", "3")], [("CARD", "10.01")]), "3.49"))
-    # When they come back one at a time: 3.3367 each rounds to 3.34, and the last takes what is left
+    # When they come back one at a time: each brings the running refund to its share, rounded once
+    # (1/3: 3.3367 -> 3.34; 2/3: 6.6733 -> 6.67, so 3.33), and the last takes what is left (3.34)
     ids = [
         posted(sessions, give_back("R1", [("TEA", "1")], "3.34")),
-        posted(sessions, give_back("R2", [("TEA", "1")], "3.34")),
-        posted(sessions, give_back("R3", [("TEA", "1")], "3.33")),
+        posted(sessions, give_back("R2", [("TEA", "1")], "3.33")),
+        posted(sessions, give_back("R3", [("TEA", "1")], "3.34")),
     ]
     # Then exactly 10.01 and its 0.83 GST came back, no cent more
     assert refunded_by_sku(sessions, ids) == {"TEA": (D(-3), D("-10.01"), D("-0.83"))}
     assert [header(sessions, i)[:4] for i in ids] == [
         (D("-3.34"), D("-0.28"), D("-3.34"), D("-3.34")),
-        (D("-3.34"), D("-0.28"), D("-3.34"), D("-3.34")),
         (D("-3.33"), D("-0.27"), D("-3.33"), D("-3.33")),
+        (D("-3.34"), D("-0.28"), D("-3.34"), D("-3.34")),
     ]
 
 
@@ -121,7 +122,7 @@ def test_a_unit_price_of_what_was_paid_to_the_cent_or_to_four_places_is_accepted
     # 3 tea for 10.01: 3.3367 a unit, 3.34 to the cent
     posted(sessions, with_discounts(sale("r1", [("TEA", "3")], [("CARD", "10.01")]), "3.49"))
     assert posted(sessions, give_back("R1", [("TEA", "1", "3.3367")], "3.34"))
-    assert posted(sessions, give_back("R2", [("TEA", "1", "3.34")], "3.34"))
+    assert posted(sessions, give_back("R2", [("TEA", "1", "3.34")], "3.33"))
 
 
 def test_returns_of_several_skus_in_parts_refund_exactly_what_one_whole_return_does(sessions, shop):
@@ -132,14 +133,15 @@ def test_returns_of_several_skus_in_parts_refund_exactly_what_one_whole_return_d
         return with_discounts(body, "1.00", "0.01", "0.01")
 
     first, second = posted(sessions, basket("r1", "C001")), posted(sessions, basket("r2", "C002"))
-    # When the first comes back in three parts (each worked out per unit, the last part takes the rest):
-    #   R1: TEA 2 -> 8.71 (GST 0.72), MUG 1 -> 12.90 (1.06)          = 21.61
-    #   R2: TEA 3 -> 13.07 (1.08), BOOK 1 -> 20.00 (19.995 half up)  = 33.07
-    #   R3: TEA 2 -> 8.72 (0.72), MUG 2 -> 25.79 (2.13), BOOK 1 -> 19.99 = 54.50
+    # When the first comes back in three parts (each bringing the running refund to its share, the
+    # last part taking the rest):
+    #   R1: TEA 2/7 -> 8.71 (GST 0.72), MUG 1/3 -> 12.90 (1.06)             = 21.61
+    #   R2: TEA 5/7 -> 21.79 - 8.71 = 13.08 (1.08), BOOK 1/2 -> 20.00        = 33.08
+    #   R3: TEA 8.71 (0.72), MUG 25.79 (2.13), BOOK 19.99: what is left       = 54.49
     parts = [
         posted(sessions, give_back("R1", [("TEA", "2"), ("MUG", "1")], "21.61")),
-        posted(sessions, give_back("R2", [("TEA", "3"), ("BOOK", "1")], "33.07")),
-        posted(sessions, give_back("R3", [("TEA", "2"), ("MUG", "2"), ("BOOK", "1")], "54.50")),
+        posted(sessions, give_back("R2", [("TEA", "3"), ("BOOK", "1")], "33.08")),
+        posted(sessions, give_back("R3", [("TEA", "2"), ("MUG", "2"), ("BOOK", "1")], "54.49")),
     ]
     # And the second comes back whole
     whole = posted(sessions, give_back("W1", [("TEA", "7"), ("MUG", "3"), ("BOOK", "2")], "109.18", original="r2"))
@@ -224,6 +226,20 @@ def test_a_returns_points_counted_before_its_sales_never_take_the_balance_below_
     # And the sale's own follow-up, arriving later, changes nothing
     follow_up(sessions, run_loyalty, [bought])
     assert points_of(sessions, "C001") == 1
+
+
+def test_a_return_of_a_sale_whose_points_a_return_without_original_already_took_never_goes_below_zero(sessions, shop):
+    # Given C001 holding 2 points from a 25.80 sale (the adversarial review's NB1)
+    bought = posted(sessions, sale("r1", [("MUG", "2")], [("CARD", "25.80")], customer="C001"))
+    follow_up(sessions, run_loyalty, [bought])
+    # When a return without an original takes both (capped at the balance), then the sale itself comes back
+    loose = posted(sessions, sale("b1", [("MUG", "2")], [("CARD", "25.80")], kind="return", customer="C001"))
+    follow_up(sessions, run_loyalty, [loose])
+    back = posted(sessions, give_back("R1", [("MUG", "2")], "25.80"))
+    follow_up(sessions, run_loyalty, [back])
+    # Then the balance stops at zero, and check agrees
+    assert points_of(sessions, "C001") == 0
+    assert violations(sessions) == []
 
 
 def test_a_return_without_its_sale_never_takes_a_balance_below_zero(sessions, shop):

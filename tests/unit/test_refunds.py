@@ -25,15 +25,25 @@ def back(sold, *quantities, sku="TEA"):
 def test_a_line_returned_unit_by_unit_refunds_exactly_what_it_took():
     assert back(SoldSku(D(3), D("10.01"), D("0.83"), D(9)), "1", "1", "1") == [
         (D("3.34"), D("0.28")),
-        (D("3.34"), D("0.28")),
         (D("3.33"), D("0.27")),
+        (D("3.34"), D("0.28")),
     ]
 
 
 def test_rounding_up_unit_by_unit_never_refunds_more_than_is_left():
-    # 10 units for 0.05: each half cent rounds up, so after 5 returns nothing is left to give
+    # 10 units for 0.05, half a cent each: the running refund is rounded once, so a cent every other unit
     refunds = back(SoldSku(D(10), D("0.05"), D(0), D(0)), *["1"] * 10)
-    assert [amount for amount, _ in refunds] == [D("0.01")] * 5 + [D("0.00")] * 5
+    assert [amount for amount, _ in refunds] == [D("0.01"), D("0.00")] * 5
+
+
+def test_many_small_returns_each_stay_within_a_cent_of_their_share():
+    # The adversarial review's case: 300 units for 1,326.00 returned 0.25, 0.5, 1 or 2 at a time
+    sold = SoldSku(D(300), D("1326.00"), D("109.49"), D(9))
+    quantities = ["0.25", "0.5", "1", "2"] * 80
+    refunds = back(sold, *quantities)
+    share = sold.paid / sold.quantity
+    assert all(abs(amount - share * D(q)) < D("0.01") for (amount, _), q in zip(refunds, quantities, strict=True))
+    assert sum(a for a, _ in refunds) == D("1326.00") and sum(t for _, t in refunds) == D("109.49")
 
 
 def test_weighed_goods_returned_in_parts_refund_what_was_paid():

@@ -1,0 +1,56 @@
+"""The ledger's tables. Rules that must always hold are database constraints, not only code; the
+constraints that name the ledger's words are built from them (domain/vocabulary.py, `one_of`).
+
+No relationships are mapped: every read is an explicit query, so nothing loads lazily after a commit.
+Returns are stored signed (negative quantities and amounts), so a plain SUM nets sales and returns.
+
+| module | tables |
+| --- | --- |
+| base | (the declarative base, column types, naming convention) |
+| masterdata | companies, outlets, users, suppliers, products, customers |
+| stock | stock_levels, stock_movements, stock_discrepancies |
+| sales | sales, sale_lines, tenders (and the sale number sequence) |
+| intake | batches, sale_requests, heartbeats |
+| followups | follow_ups, loyalty_entries, reorder_suggestions, receipts |
+"""
+
+from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, core_table, defaults_to_now
+from domain.tables.followups import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion
+from domain.tables.intake import Batch, Heartbeat, SaleRequestRow
+from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplier, User
+from domain.tables.sales import Sale, SaleLine, Tender, sale_number
+from domain.tables.stock import StockDiscrepancy, StockLevel, StockMovement
+
+core = core_table  # the former name, until domain/posting/decision.py says core_table
+
+__all__ = [
+    "MONEY",
+    "NAMING",
+    "PRICE",
+    "QTY",
+    "RATE",
+    "Base",
+    "Batch",
+    "Company",
+    "Customer",
+    "FollowUp",
+    "Heartbeat",
+    "LoyaltyEntry",
+    "Outlet",
+    "Product",
+    "Receipt",
+    "ReorderSuggestion",
+    "Sale",
+    "SaleLine",
+    "SaleRequestRow",
+    "StockDiscrepancy",
+    "StockLevel",
+    "StockMovement",
+    "Supplier",
+    "Tender",
+    "User",
+    "core",
+    "core_table",
+    "defaults_to_now",
+    "sale_number",
+]

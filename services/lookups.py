@@ -1,0 +1,136 @@
+"""Read-only use cases: what the command line (and the HTTP intake) shows. Each reads through
+`db.read` (one session, nothing written) and returns plain data: the documents of ../shared/CLI.md."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from sqlalchemy import func, select, text
+from sqlalchemy.orm import Session
+
+from domain import heartbeat, queries
+from domain.batches import report
+from domain.checks import check_ledger
+from domain.errors import NotFound
+from domain.followups.receipts import receipt_for
+from domain.masterdata.importing import export_csv
+from domain.tables import Batch, FollowUp, Sale
+from domain.vocabulary import Outcome
+from services.unit_of_work import Database
+
+
+def answers(db: Database) -> None:
+    """Reach the database once, so that a command which cannot reach it fails before doing anything."""
+    db.read(lambda session: session.execute(text("SELECT 1")))
+
+
+def sale_show(db: Database, request_id: str, company: str | None = None) -> dict[str, Any]:
+    return db.read(lambda session: queries.sale_show(session, request_id, company))
+
+
+def customer_show(db: Database, code: str, company: str | None = None) -> dict[str, Any]:
+    return db.read(lambda session: queries.customer_show(session, code, company))
+
+
+def stock_show(db: Database, outlet: str, sku: str | None = None) -> list[dict[str, Any]]:
+    return db.read(lambda session: queries.stock_show(session, outlet, sku))
+
+
+def reorder_list(db: Database, outlet: str | None = None) -> list[dict[str, Any]]:
+    return db.read(lambda session: queries.reorder_list(session, outlet))
+
+
+def receipt(db: Database, transaction_number: str, company: str | None = None, html: bool = False) -> str:
+    """The stored receipt; with `company`, NotFound unless the sale is that company's."""
+
+    def read(session: Session) -> str:
+        if company is not None:
+            queries.require_sale_of(session, transaction_number, company)
+        return receipt_for(session, transaction_number, html=html)
+
+    return db.read(read)
+
+
+def export_master_data(db: Database, kind: str, stream: TextIO) -> None:
+    """Every row of `kind` as CSV with the import's columns, written to `stream` as it is read."""
+    db.read(lambda session: export_csv(session, kind, stream))
+
+
+def batch_show(db: Database, batch_id: int) -> dict[str, Any]:
+    return db.read(lambda session: report.batch_show(session, batch_id))
+
+
+def batch_list(db: Database) -> list[dict[str, Any]]:
+    return db.read(report.batch_list)
+
+
+def batch_requests(db: Database, batch_id: int, each: Callable[[dict[str, Any]], object]) -> None:
+    """Every request of the batch with its outcome, in file order, handed to `each` as it is read
+    (streamed: a million rows never sit in memory at once)."""
+
+    def read(session: Session) -> None:
+        for row in report.batch_requests(session, batch_id):
+            each(row)
+
+    db.read(read)
+
+
+@dataclass(frozen=True)
+class LedgerHealth:
+    violations: list[dict[str, str]]  # {check, detail}
+    sweeper: dict[str, Any]  # heartbeat.status: when the sweeper last ran, whether it is overdue
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def check(db: Database) -> LedgerHealth:
+    """The ledger's invariants, and when the sweeper last ran (not an invariant, but a warning)."""
+
+    def read(session: Session) -> LedgerHealth:
+        violations = [{"check": v.check, "detail": v.detail} for v in check_ledger(session)]
+        return LedgerHealth(violations, heartbeat.status(session, "sweeper"))
+
+    return db.read(read)
+
+
+@dataclass(frozen=True)
+class BatchProgress:
+    state: str
+    requests: int
+    done: int  # requests with an outcome
+    rejected: int
+    follow_ups: int  # of the batch's sales so far (all of them once the batch is POSTED)
+    follow_ups_settled: int  # run, or failed for good
+    follow_ups_failed: int
+
+
+def batch_progress(db: Database, batch_id: int) -> BatchProgress:
+    """Cheap counts for a progress bar, polled every half second."""
+
+    def read(session: Session) -> BatchProgress:
+        batch = session.get(Batch, batch_id)
+        if batch is None:
+            raise NotFound("batch", str(batch_id))
+        counts = report.progress(session, batch_id)
+        done = batch.requests - counts[Outcome.PENDING]
+        follow_ups, settled, failed = _follow_up_counts(session, batch_id)
+        return BatchProgress(batch.state, batch.requests, done, counts[Outcome.REJECTED], follow_ups, settled, failed)
+
+    return db.read(read)
+
+
+def _follow_up_counts(session: Session, batch_id: int) -> tuple[int, int, int]:
+    """(follow-ups of the batch's sales, those of them run or failed for good, those failed)."""
+    failed = FollowUp.failed_at.is_not(None)
+    settled = FollowUp.done_at.is_not(None) | failed
+    row = session.execute(
+        select(func.count(), func.count().filter(settled), func.count().filter(failed))
+        .select_from(FollowUp)
+        .join(Sale, Sale.id == FollowUp.sale_id)
+        .where(Sale.batch_id == batch_id)
+    ).one()
+    return int(row[0]), int(row[1]), int(row[2])
