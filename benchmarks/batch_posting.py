@@ -14,11 +14,11 @@ batch is DONE (every follow-up run). Prints figures; asserts nothing about time.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -31,10 +31,11 @@ from functools import partial  # noqa: E402
 
 from sqlalchemy import make_url, select, text  # noqa: E402
 
-from domain.batches import report as batch_report  # noqa: E402
+from benchmarks.rss import RssSampler  # noqa: E402
+from domain.batches import report  # noqa: E402
 from domain.db import make_engine  # noqa: E402
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow  # noqa: E402
-from domain.vocabulary import FollowUpKind  # noqa: E402
+from domain.vocabulary import SETTLED, FollowUpKind  # noqa: E402
 from frontends.batchfiles import file_digest, read_batch  # noqa: E402
 from frontends.demo import load_shop  # noqa: E402
 from frontends.demo_data import day_of_sales  # noqa: E402
@@ -99,35 +100,6 @@ def plain_loop(db_url: str, path: Path) -> float:
     return elapsed
 
 
-class RssSampler(threading.Thread):
-    """Peak resident memory of a process tree, sampled from /proc every 0.2 s."""
-
-    def __init__(self, root_pid: int) -> None:
-        super().__init__(daemon=True)
-        self.root_pid, self.peak, self.stop = root_pid, {}, threading.Event()
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            for pid in [self.root_pid, *_children(self.root_pid)]:
-                self.peak[pid] = max(self.peak.get(pid, 0), _rss_mb(pid))
-            time.sleep(0.2)
-
-
-def _children(pid: int) -> list[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
-def _rss_mb(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) // 1024
-    except FileNotFoundError:
-        pass
-    return 0
-
-
 def _flush(broker_url: str) -> None:
     import redis
 
@@ -140,16 +112,7 @@ def _flush(broker_url: str) -> None:
 def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tuple[float, dict[int, int], dict]:
     env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url)
     _flush(broker_url)
-    log = path.parent / "bench-worker.log"
-    quiet = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--logfile", str(log)]
-    worker = subprocess.Popen(
-        worker_command(["-c", str(workers), *quiet]),
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    worker = _start_worker(env, path.parent / "bench-worker.log", workers)
     sampler = RssSampler(worker.pid)
     sampler.start()
     time.sleep(4)  # the worker's pool is up before the clock starts
@@ -164,9 +127,9 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
             text=True,
             check=True,
         )
-        batch_id = int(__import__("json").loads(poster.stdout)["id"])
+        batch_id = int(json.loads(poster.stdout)["id"])
         state = select(Batch.state).where(Batch.id == batch_id)
-        while db.read(lambda session: session.scalar(state)) != "DONE":
+        while db.read(lambda session: session.scalar(state)) not in SETTLED:
             time.sleep(0.25)
         elapsed = time.monotonic() - started
     finally:
@@ -174,11 +137,23 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
         os.killpg(worker.pid, 15)
         worker.wait(timeout=60)
     with db.sessions() as session:
-        summary = batch_report.batch_show(session, batch_id)
+        summary = report.batch_show(session, batch_id)
         summary["open_follow_ups"] = session.scalar(select(FollowUp.sale_id).where(FollowUp.done_at.is_(None)).limit(1))
         summary["sales_rows"] = session.scalar(select(Sale.id).order_by(Sale.id.desc()).limit(1))
     db.dispose()
     return elapsed, sampler.peak, summary
+
+
+def _start_worker(env: dict[str, str], log: Path, workers: int) -> subprocess.Popen[bytes]:
+    quiet = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--logfile", str(log)]
+    return subprocess.Popen(
+        worker_command(["-c", str(workers), *quiet]),
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def post_memory(db_url: str, broker_url: str, sales: int, folder: Path) -> tuple[int, float]:

@@ -19,7 +19,7 @@ from domain.posting.refunds import refunds_for
 from domain.posting.request import Channel, Kind, SaleRequest
 from domain.posting.returns import original_of
 from domain.posting.stock import move_stock
-from domain.tables import Sale, StockDiscrepancy, core, sale_number
+from domain.tables import Sale, StockDiscrepancy, core_table, sale_number
 from domain.vocabulary import FollowUpKind
 
 FOLLOW_UPS = tuple(FollowUpKind)  # every sale gets one outbox row of each kind
@@ -126,10 +126,10 @@ def _insert_header(
     for total in ("subtotal", "tax", "rounding_adjustment", "total", "tendered", "change_due"):
         values[total] = getattr(priced, total)
     sale_id: int | None = conn.execute(
-        pg_insert(core(Sale))
+        pg_insert(core_table(Sale))
         .values(**values)
         .on_conflict_do_nothing(index_elements=["company_id", "request_id"])
-        .returning(core(Sale).c.id)
+        .returning(core_table(Sale).c.id)
     ).scalar_one_or_none()
     if sale_id is None:
         raise PostedMeanwhile
@@ -204,7 +204,7 @@ def _apply_stock(
             [Shortfall(skus[pid], on_hand - changes[pid], -changes[pid]) for pid, on_hand in below.items()]
         )
     conn.execute(
-        insert(core(StockDiscrepancy)),
+        insert(core_table(StockDiscrepancy)),
         [
             {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
             for pid, on_hand in below.items()

@@ -21,8 +21,6 @@ from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplie
 from domain.tables.sales import Sale, SaleLine, Tender, sale_number
 from domain.tables.stock import StockDiscrepancy, StockLevel, StockMovement
 
-core = core_table  # the former name, until domain/posting/decision.py says core_table
-
 __all__ = [
     "MONEY",
     "NAMING",
@@ -49,7 +47,6 @@ __all__ = [
     "Supplier",
     "Tender",
     "User",
-    "core",
     "core_table",
     "defaults_to_now",
     "sale_number",

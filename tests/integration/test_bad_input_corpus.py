@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from domain.batches import staging as batches
+from domain.batches import staging
 from domain.tables import Sale, SaleRequestRow
 from frontends.batchfiles import file_digest, read_batch
 from services.posting import post_request
@@ -74,7 +74,7 @@ def _csv_rows(case: CsvRows, sessions, tmp_path: Path) -> None:
     path = tmp_path / "day.csv"
     path.write_bytes((HEADER + "\n" + case.rows + "\n").encode("utf-8", "surrogateescape"))
     with sessions.begin() as s:
-        batch_id = batches.stage(s, str(path), file_digest(path), read_batch(path))
+        batch_id = staging.stage(s, str(path), file_digest(path), read_batch(path))
     with sessions() as s:
         pending = s.scalars(
             select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id, SaleRequestRow.outcome == "PENDING")

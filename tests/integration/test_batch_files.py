@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from domain.batches import staging as batches
+from domain.batches import staging
 from domain.masterdata.fields import read_records
 from domain.tables import Batch, Sale, StockMovement
 from frontends.batchfiles import file_digest, read_batch, write_csv
@@ -39,7 +39,7 @@ def shop(sessions):
 
 def stage(sessions, path: Path) -> int:
     with sessions.begin() as s:
-        return batches.stage(s, str(path), file_digest(path), read_batch(path))
+        return staging.stage(s, str(path), file_digest(path), read_batch(path))
 
 
 def stage_csv(sessions, tmp_path: Path, *rows: str | bytes) -> int:
@@ -104,7 +104,7 @@ def test_every_run_of_a_split_request_is_named_with_the_lines_it_spans(shop, tmp
     )
     # And a replay never posts one run of it alone
     with shop.begin() as s:
-        assert batches.reopen_rejected(s, batch_id) == 0
+        assert staging.reopen_rejected(s, batch_id) == 0
 
 
 def test_in_json_lines_a_repeated_request_id_stays_a_second_submission(shop, tmp_path):
