@@ -59,7 +59,7 @@ def export_master_data(db: Database, kind: str, stream: TextIO) -> None:
 
 
 def batch_show(db: Database, batch_id: int) -> dict[str, Any]:
-    return db.read(lambda session: report.batch_show(session, batch_id))
+    return db.read(lambda session: report.batch_show(session, batch_id), snapshot=True)
 
 
 def batch_list(db: Database) -> list[dict[str, Any]]:

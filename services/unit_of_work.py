@@ -58,8 +58,13 @@ class Database:
                 time.sleep(0.05 * attempt * random.uniform(0.5, 1.5))
         raise AssertionError("unreachable")
 
-    def read(self, work: Callable[[Session], T]) -> T:
+    def read(self, work: Callable[[Session], T], *, snapshot: bool = False) -> T:
+        """Run `work` on a session that writes nothing. With `snapshot`, every statement of it sees
+        the same moment (REPEATABLE READ): figures compared with each other, such as a batch's
+        reconciliation while workers post, never come from two different moments."""
         with self.sessions() as session:
+            if snapshot:
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             return work(session)
 
     def dispose(self) -> None:

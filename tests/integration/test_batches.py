@@ -276,3 +276,21 @@ def test_a_return_posts_after_its_sale_from_the_same_file_whichever_worker_takes
     assert document["reasons"] == {}
     assert document["counts"]["POSTED"] == 400 and document["totals"]["sales"] == str(Decimal("4.50") * 360)
     assert requests_without_one_outcome(sessions, document["id"]) == []
+
+
+def test_batch_show_while_workers_post_reconciles_from_one_moment(shop, start_worker, pipeline_env, tmp_path):
+    """Its counts and the ledger's sums are read in one snapshot: never `reconciled: false` merely
+    because workers posted between two of its statements (the adversarial review saw it on every read)."""
+    from services import lookups
+
+    path = write_jsonl(tmp_path / "day.jsonl", [sale(f"P-{n}", [("TEA", "1")], [("CASH", "4.50")]) for n in range(800)])
+    start_worker(concurrency=2)
+    batch_id = tillpost_json(pipeline_env, "post", str(path), "--json")["id"]
+
+    seen = []
+    while not seen or seen[-1][0] not in ("DONE", "ATTENTION"):
+        shown = lookups.batch_show(shop, batch_id)
+        seen.append((shown["state"], shown["counts"]["PENDING"], shown["reconciled"]))
+    while_posting = [s for s in seen if s[0] == "POSTING" and s[1] > 0]
+    assert while_posting, "the batch was never seen while posting: nothing was tested"
+    assert [s for s in seen if s[2] is not True] == []
