@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from domain.errors import AmbiguousCode, NotFound
@@ -86,6 +86,13 @@ def _only_company(session: Session, what: str, key: str, company_ids: Select[Any
         raise AmbiguousCode(what, key, codes)
 
 
+def _company_of_submission() -> ColumnElement[Any]:
+    """The company a submission belongs to: the one it was decided for, or, while it is still
+    PENDING, the company of the outlet it names (NULL when that outlet is unknown)."""
+    by_outlet = select(Outlet.company_id).where(Outlet.code == SaleRequestRow.payload["outlet"].astext)
+    return func.coalesce(SaleRequestRow.company_id, by_outlet.scalar_subquery())
+
+
 def sale_show(session: Session, request_id: str, company: str | None = None) -> dict[str, Any]:
     """The request's outcome: the submission that posted it if any, else its latest submission.
 
@@ -94,11 +101,12 @@ def sale_show(session: Session, request_id: str, company: str | None = None) -> 
     submissions of several companies match.
     """
     query = select(SaleRequestRow.id).where(SaleRequestRow.request_id == request_id)
+    owner_of_row = _company_of_submission()
     if company is not None:
         owner = company_id(session, company)
-        query = query.where(or_(SaleRequestRow.company_id == owner, SaleRequestRow.company_id.is_(None)))
+        query = query.where(or_(owner_of_row == owner, owner_of_row.is_(None)))
     else:
-        _only_company(session, "sale request", request_id, query.with_only_columns(SaleRequestRow.company_id))
+        _only_company(session, "sale request", request_id, query.with_only_columns(owner_of_row))
     chosen = session.scalar(
         query.order_by((SaleRequestRow.outcome == Outcome.POSTED).desc(), SaleRequestRow.id.desc()).limit(1)
     )

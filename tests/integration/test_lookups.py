@@ -11,7 +11,7 @@ from domain.followups.receipts import store_receipts
 from domain.tables import Customer
 from tests.batch_support import tillpost
 from tests.followup_support import follow_up, post, transaction_number
-from tests.shop import make_shop, sale
+from tests.shop import make_shop, receive_one, sale
 
 
 @pytest.fixture
@@ -82,3 +82,19 @@ def test_one_company_needs_no_company_option(pipeline_env, sessions):
     shown = tillpost(pipeline_env, "sale", "show", "S-9", "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["total"] == "4.50"
+
+
+def test_a_request_still_pending_counts_for_the_company_of_its_outlet(sessions, pipeline_env):
+    # Given BETA posted "DUP-1" and ACME's "DUP-1" is received but not yet decided
+    with sessions.begin() as s:
+        make_shop(s, "ACME")
+        make_shop(s, "BETA")
+    post(sessions, sale("DUP-1", [("TEA", "2")], [("CASH", "9.00")], outlet="BETA-ORCH"))
+    receive_one(sessions, sale("DUP-1", [("TEA", "1")], [("CASH", "4.50")]))
+
+    # Then without --company it is refused, never BETA's sale shown for ACME's request
+    _refused_naming_both_companies(tillpost(pipeline_env, "sale", "show", "DUP-1"))
+    # And with --company ACME it is ACME's own, still PENDING
+    shown = tillpost(pipeline_env, "sale", "show", "DUP-1", "--company", "ACME", "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["outcome"] == "PENDING"
