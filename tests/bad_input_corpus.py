@@ -234,6 +234,12 @@ ARGS_CASES = [
     Args("import of a kind that does not exist", ("import", "widgets", "/etc/hostname"), 2, "widgets"),
     Args("batch show of a word", ("batch", "show", "yesterday"), 2, "yesterday"),
     Args("batch show of a batch never posted", ("batch", "show", "987654321"), 1, "987654321"),
+    Args("batch show of an id past PostgreSQL's integers", ("batch", "show", "2147483648"), 2, "2147483648"),
+    Args("followups retry of a negative batch", ("followups", "retry", "--batch", "-3"), 2, "-3"),
+    Args(
+        "a timeout of NaN (it would wait for ever)", ("post", "/etc/hostname", "--wait", "--timeout", "nan"), 2, "nan"
+    ),
+    Args("a negative timeout", ("post", "/etc/hostname", "--wait", "--timeout", "-1"), 2, "-1"),
     Args("stock show without --outlet", ("stock", "show"), 2, "--outlet"),
     Args("a command that does not exist", ("sell",), 2, "sell"),
     Args("submit of a directory", ("submit", "/tmp"), 2, "/tmp"),

@@ -14,7 +14,7 @@ from typing import Any
 import click
 
 from domain.vocabulary import BatchState, Reason
-from frontends.cli.common import BadInput, database, json_option, show, wait_options
+from frontends.cli.common import BATCH_ID, BadInput, database, json_option, show, wait_options
 from frontends.cli.summary import print_batch
 from services import lookups
 from services.unit_of_work import Database
@@ -74,7 +74,7 @@ def batch() -> None:
 
 
 @batch.command("show")
-@click.argument("batch_id", metavar="ID", type=int)
+@click.argument("batch_id", metavar="ID", type=BATCH_ID)
 @json_option
 def batch_show(batch_id: int, as_json: bool) -> int:
     """State, counts, totals and reconciliation of batch ID."""
@@ -90,7 +90,7 @@ def batch_list(as_json: bool) -> int:
 
 
 @click.command()
-@click.argument("batch_id", metavar="ID", type=int)
+@click.argument("batch_id", metavar="ID", type=BATCH_ID)
 @click.option("--format", "form", type=click.Choice(["csv", "jsonl"]), default="csv", show_default=True)
 def report(batch_id: int, form: str) -> int:
     """Every request of a batch with its outcome (CSV or JSON Lines).
@@ -111,7 +111,7 @@ def report(batch_id: int, form: str) -> int:
 
 
 @click.command()
-@click.option("--batch", "batch_id", type=int, required=True, help="the batch whose rejected requests to post")
+@click.option("--batch", "batch_id", type=BATCH_ID, required=True, help="the batch whose rejected requests to post")
 @click.option("--reason", type=click.Choice([r.value for r in Reason]), help="only those rejected for this reason")
 def replay(batch_id: int, reason: str | None) -> int:
     """Post again the rejected requests of a batch.
@@ -130,7 +130,7 @@ def followups() -> None:
 
 
 @followups.command("retry")
-@click.option("--batch", "batch_id", type=int, help="only the failed follow-ups of this batch (default: all)")
+@click.option("--batch", "batch_id", type=BATCH_ID, help="only the failed follow-ups of this batch (default: all)")
 def followups_retry(batch_id: int | None) -> int:
     """Run failed follow-ups again (after the cause was fixed).
 

@@ -17,6 +17,23 @@ from services.unit_of_work import Database, connect
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+# Batch ids are PostgreSQL integers: a larger one is bad input, not a database error.
+BATCH_ID = click.IntRange(1, 2**31 - 1)
+
+
+class Seconds(click.FloatRange):
+    """Seconds to wait: a number from 0 to 10,000,000, never NaN (which would wait for ever)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if seconds != seconds:  # NaN passes every range check
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        return seconds
+
+
+TIMEOUT = Seconds(0, 10**7)
 WAIT_TIMEOUT = 3600.0
 WAIT_TIMEOUT_HELP = "seconds --wait waits before it gives up, exit 1; the work goes on (default 3600 s = 1 hour)"
 COMPANY_HELP = "the company whose code this is (needed when several companies use the code)"
@@ -81,7 +98,7 @@ def wait_options(wait_help: str) -> Callable[[F], F]:
     """--wait (what it waits for: `wait_help`) and --timeout."""
 
     def add(command: F) -> F:
-        command = click.option("--timeout", type=float, default=WAIT_TIMEOUT, help=WAIT_TIMEOUT_HELP)(command)
+        command = click.option("--timeout", type=TIMEOUT, default=WAIT_TIMEOUT, help=WAIT_TIMEOUT_HELP)(command)
         return click.option("--wait", is_flag=True, help=wait_help)(command)
 
     return add

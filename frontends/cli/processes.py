@@ -11,10 +11,10 @@ from runtime import embedded
 
 
 @click.command()
-@click.option("--workers", type=int, default=2, show_default=True, help="worker processes")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="worker processes")
 @click.option("--no-flower", is_flag=True, help="do not start Flower")
 @click.option("--no-intake", is_flag=True, help="do not start the HTTP intake")
-@click.option("--flower-port", type=int, default=5555, show_default=True)
+@click.option("--flower-port", type=click.IntRange(1, 65535), default=5555, show_default=True)
 def up(workers: int, no_flower: bool, no_intake: bool, flower_port: int) -> int:
     """Migrate, start workers and Flower; Ctrl-C stops all.
 
@@ -60,8 +60,12 @@ def worker(celery_args: tuple[str, ...]) -> int:
 
 
 @click.command()
-@click.option("--sales", type=int, default=5000, show_default=True, help="sales in the generated day")
-@click.option("--workers", type=int, default=2, show_default=True, help="worker processes to post with")
+@click.option(
+    "--sales", type=click.IntRange(1, 10_000_000), default=5000, show_default=True, help="sales in the generated day"
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="worker processes to post with"
+)
 @click.option("--no-workers", is_flag=True, help="use workers that are already running")
 @json_option
 def demo(sales: int, workers: int, no_workers: bool, as_json: bool) -> int:
