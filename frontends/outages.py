@@ -21,17 +21,32 @@ UNREACHABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
 class ServiceUnavailable(TillpostError):
     """PostgreSQL or the broker could not be reached (exit status 3)."""
 
-    def __init__(self, service: str, url: str, embedded: bool) -> None:
+    def __init__(self, service: str, url: str, embedded: bool, refused: str | None = None) -> None:
         self.service, self.url, self.embedded = service, redacted(url), embedded
         name, variable = SERVICES[service]
+        if refused is not None:  # the server answered: it is up, the URL's user, password or name is wrong
+            super().__init__(f"{name} at {self.url} refused the connection ({refused}): fix {variable}")
+            return
         todo = f"run `tillpost services start` or set {variable}" if embedded else f"start it or set {variable}"
         super().__init__(f"cannot reach {name} at {self.url}: {todo}")
 
     @classmethod
-    def of(cls, service: str, config: Settings) -> ServiceUnavailable:
+    def of(cls, service: str, config: Settings, cause: BaseException | None = None) -> ServiceUnavailable:
+        refused = refusal(cause) if cause is not None else None
         if service == "database":
-            return cls(service, config.database_url, config.database_url == config.embedded_database_url)
+            embedded = config.database_url == config.embedded_database_url
+            return cls(service, config.database_url, embedded, refused)
         return cls(service, config.broker_url, config.broker_url == config.embedded_broker_url)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """What PostgreSQL said when it answered but refused the connection (no such database, a wrong
+    password or user), in its own words; None when it did not answer at all."""
+    for error in _chain(exc):
+        text = str(error)
+        if "FATAL:" in text:
+            return " ".join(text.partition("FATAL:")[2].splitlines()[0].split())
+    return None
 
 
 class NotSent(ServiceUnavailable):

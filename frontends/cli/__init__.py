@@ -85,7 +85,7 @@ def _exit_status(exc: Exception) -> int | None:
     service = outages.service_behind(exc)  # a service lost after the command's first contact
     if service is None:
         return None
-    return _fail(3, outages.ServiceUnavailable.of(service, settings.load()))
+    return _fail(3, outages.ServiceUnavailable.of(service, settings.load(), exc))
 
 
 def _reader_went_away() -> int:

@@ -391,3 +391,21 @@ def test_every_task_is_sent_to_a_declared_queue_with_its_own_exchange(task, queu
     # A queue declared bare would be bound to the default queue's exchange and key, and eat "posting"'s work
     assert (routed.name, routed.exchange.name, routed.routing_key) == (queue, queue, queue)
     assert queue in QUEUES
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [({"database": "no_such_ledger"}, 'database "no_such_ledger" does not exist'), ({"username": "nobody"}, "nobody")],
+    ids=["no such database", "no such user"],
+)
+def test_a_database_that_answers_but_refuses_is_not_called_unreachable(pipeline_env, change, said):
+    # Given the real server, with a database name or user it does not know (and a password to hide)
+    url = make_url(pipeline_env["TILLPOST_DATABASE_URL"]).set(password=SECRET, **change)
+    env = dict(pipeline_env, TILLPOST_DATABASE_URL=url.render_as_string(hide_password=False))
+
+    result = tillpost(env, "batch", "list")
+
+    # Then it says the server refused and why, and to fix the URL (not to start a server that runs)
+    _one_line_naming(result, "refused the connection", said, "fix TILLPOST_DATABASE_URL")
+    assert "start it" not in result.stderr
+    assert result.returncode == 3
