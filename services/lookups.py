@@ -62,6 +62,12 @@ def batch_show(db: Database, batch_id: int) -> dict[str, Any]:
     return db.read(lambda session: report.batch_show(session, batch_id), snapshot=True)
 
 
+def require_batch(db: Database, batch_id: int) -> None:
+    """NotFound unless the batch exists (cheap: its one row, no summary)."""
+    if db.read(lambda session: session.get(Batch, batch_id)) is None:
+        raise NotFound("batch", str(batch_id))
+
+
 def batch_list(db: Database) -> list[dict[str, Any]]:
     return db.read(report.batch_list)
 

@@ -240,6 +240,7 @@ ARGS_CASES = [
         "a timeout of NaN (it would wait for ever)", ("post", "/etc/hostname", "--wait", "--timeout", "nan"), 2, "nan"
     ),
     Args("a negative timeout", ("post", "/etc/hostname", "--wait", "--timeout", "-1"), 2, "-1"),
+    Args("report of a batch never posted", ("report", "987654321"), 1, "987654321"),
     Args("stock show without --outlet", ("stock", "show"), 2, "--outlet"),
     Args("a command that does not exist", ("sell",), 2, "sell"),
     Args("submit of a directory", ("submit", "/tmp"), 2, "/tmp"),

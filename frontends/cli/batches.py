@@ -99,6 +99,7 @@ def report(batch_id: int, form: str) -> int:
     from domain.batches.report import REPORT_COLUMNS
 
     db = database()
+    lookups.require_batch(db, batch_id)  # NotFound (exit 1) before anything is written
     each: Callable[[dict[str, Any]], object]
     if form == "jsonl":
         each = lambda row: sys.stdout.write(json.dumps(row) + "\n")  # noqa: E731

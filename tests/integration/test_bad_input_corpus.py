@@ -111,6 +111,7 @@ def _args(case: Args, env: dict[str, str]) -> None:
 
     assert done.returncode == case.exit_code, done.stderr
     _one_clear_line(done.stderr, case.mentions)
+    assert done.stdout == "", "a refused command wrote output anyway"
     for secret in ("hunter2",):
         assert secret not in done.stderr + done.stdout
 
