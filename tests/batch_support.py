@@ -30,6 +30,18 @@ def tillpost(env: dict[str, str], *args: str, timeout: float = 180) -> subproces
     )
 
 
+def start_tillpost(env: dict[str, str], log: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A long-running `tillpost` command (worker, up) in its own process group, its output in `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "frontends.cli", *args],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
 def tillpost_json(env: dict[str, str], *args: str, timeout: float = 180) -> Any:
     """Run a `--json` command that must succeed; its one JSON document."""
     done = tillpost(env, *args, timeout=timeout)

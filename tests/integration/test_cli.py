@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.batch_support import tillpost
+from tests.batch_support import start_tillpost, tillpost
 from tests.shop import make_shop, sale
 from tests.workers import flower_get, free_port, wait_until
 
@@ -158,14 +158,7 @@ def test_batch_report_lists_every_request_in_file_order_with_line_numbers(sessio
 def test_worker_passes_every_extra_argument_to_celery(pipeline_env, tmp_path, sessions):
     # When `tillpost worker` is given Celery's own options
     log = tmp_path / "worker.log"
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "frontends.cli", "worker", "--concurrency", "1", "-n", "cli-test@%h"],
-        env=pipeline_env,
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    worker = start_tillpost(pipeline_env, log, "worker", "--concurrency", "1", "-n", "cli-test@%h")
     try:
         # Then Celery takes them: the worker comes up under that name with one pool process
         wait_until(

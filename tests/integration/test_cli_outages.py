@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import make_url, select
 
 from domain.tables import FollowUp, Sale, SaleRequestRow
-from tests.batch_support import tillpost, write_jsonl
+from tests.batch_support import start_tillpost, tillpost, write_jsonl
 from tests.shop import make_shop, sale
 from tests.workers import free_port, wait_until
 
@@ -292,14 +292,7 @@ def test_services_stop_stops_the_embedded_servers_even_after_a_worker_ran(pipeli
 
         # And `tillpost worker` ran on them and was stopped (its exec'ed process never tells pgserver it left)
         log = tmp_path_factory.mktemp("svc-worker") / "worker.log"
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "frontends.cli", "worker", "-c", "1", "--without-gossip", "--without-mingle"],
-            env=env,
-            cwd=ROOT,
-            start_new_session=True,
-            stdout=log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
+        worker = start_tillpost(env, log, "worker", "-c", "1", "--without-gossip", "--without-mingle")
         try:
             wait_until(lambda: " ready." in log.read_text(), timeout=90, what="the worker to start")
         finally:

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.tables import Batch
-from tests.batch_support import posted_count, wait_for_state
+from tests.batch_support import posted_count, start_tillpost, wait_for_state
 from tests.integration.test_faults import assert_whole, post
 from tests.shop import make_shop
 from tests.workers import redis_client, wait_until
@@ -123,14 +123,7 @@ def test_up_replaces_a_worker_killed_mid_batch_and_the_batch_still_reaches_done(
     env = dict(pipeline_env, TILLPOST_STALE_AFTER="3", TILLPOST_SWEEP_INTERVAL="2")
     # Given `tillpost up` (a worker and beat, no Flower) posting a batch of 3000 sales
     log = tmp_path / "up.log"
-    up = subprocess.Popen(
-        [sys.executable, "-m", "frontends.cli", "up", "--workers", "2", "--no-flower", "--no-intake"],
-        env=env,
-        cwd=ROOT,
-        start_new_session=True,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
+    up = start_tillpost(env, log, "up", "--workers", "2", "--no-flower", "--no-intake")
     try:
         batch_id = post(env, tmp_path, 3000)
         wait_until(lambda: posted_count(sessions, batch_id) >= 300, timeout=120, what="300 sales to post")
