@@ -147,7 +147,7 @@ def through_queue(db_url: str, broker_url: str, path: Path, workers: int) -> tup
 def _start_worker(env: dict[str, str], log: Path, workers: int) -> subprocess.Popen[bytes]:
     quiet = ["--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--logfile", str(log)]
     return subprocess.Popen(
-        worker_command(["-c", str(workers), *quiet]),
+        worker_command(["-c", str(workers), *quiet], events=False),
         env=env,
         cwd=ROOT,
         start_new_session=True,

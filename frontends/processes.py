@@ -21,8 +21,10 @@ from workers.app import QUEUES
 CELERY = [sys.executable, "-m", "celery", "-A", "workers.app"]
 
 
-def worker_command(extra: list[str]) -> list[str]:
-    base = [*CELERY, "worker", "-Q", ",".join(QUEUES), "-E", "--loglevel", "INFO"]
+def worker_command(extra: list[str], events: bool = True) -> list[str]:
+    """A worker of every queue; `events` (-E) lets Flower follow each task (the benchmark measures
+    posting alone, as the plain loop does, without them)."""
+    base = [*CELERY, "worker", "-Q", ",".join(QUEUES), *(["-E"] if events else []), "--loglevel", "INFO"]
     return base + extra
 
 
