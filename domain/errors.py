@@ -131,6 +131,25 @@ class InsufficientStock(Rejected):
         )
 
 
+class CurrencyMismatch(Rejected):
+    """A request names a currency other than its company's (web orders always name one)."""
+
+    code = Reason.CURRENCY_MISMATCH
+
+
+class TaxModeMismatch(Rejected):
+    """A request says its prices include (or exclude) GST, and its company prices the other way."""
+
+    code = Reason.TAX_MODE_MISMATCH
+
+
+class UnmappedRefund(Rejected):
+    """A web refund whose amount matches no line (an order adjustment, an amount-only refund): a
+    person handles it; it is never posted as a guess."""
+
+    code = Reason.UNMAPPED_REFUND
+
+
 class InternalError(Rejected):
     """Posting failed in a way no rule foresaw; the request is kept as received, for replay once mended."""
 

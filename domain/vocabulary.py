@@ -19,7 +19,8 @@ DECIDED = (Outcome.POSTED, Outcome.DUPLICATE, Outcome.CONFLICT, Outcome.REJECTED
 
 
 class Reason(StrEnum):
-    """Why a request was REJECTED (../shared/DOMAIN.md, plus RETURN_MISMATCH and INTERNAL_ERROR)."""
+    """Why a request was REJECTED (../shared/DOMAIN.md, plus RETURN_MISMATCH and INTERNAL_ERROR;
+    the last three come from web orders)."""
 
     INVALID = "INVALID"
     UNKNOWN_OUTLET = "UNKNOWN_OUTLET"
@@ -32,6 +33,9 @@ class Reason(StrEnum):
     TENDER_SHORT = "TENDER_SHORT"
     TENDER_MISMATCH = "TENDER_MISMATCH"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    TAX_MODE_MISMATCH = "TAX_MODE_MISMATCH"
+    UNMAPPED_REFUND = "UNMAPPED_REFUND"
     INTERNAL_ERROR = "INTERNAL_ERROR"
 
 

@@ -1,4 +1,5 @@
-"""Starting the long-running processes: Celery workers, beat (the sweeper's clock) and Flower.
+"""Starting the long-running processes: Celery workers, beat (the sweeper's clock), Flower and the
+HTTP intake.
 
 `tillpost up` owns what it starts: each child runs in its own process group, and Ctrl-C or
 SIGTERM stops every group (TERM, then KILL after a grace period), so nothing is left orphaned.
@@ -41,6 +42,21 @@ def flower_command(port: int = 5555) -> list[str]:
     cross-origin POST (Origin / Sec-Fetch-Site) whenever basic auth is on, so no web page can drive it.
     """
     return [*CELERY, "flower", "--address=127.0.0.1", f"--port={port}", f"--conf={FLOWER_CONFIG_FILE}"]
+
+
+def intake_command(port: int = 8000) -> list[str]:
+    """The HTTP intake (uvicorn, the app factory of frontends/intake/app.py) on loopback only: put a
+    TLS-terminating proxy in front of it for the web shops."""
+    return [
+        sys.executable, "-m", "uvicorn", "--factory", "frontends.intake.app:create_app",
+        "--host", "127.0.0.1", f"--port={port}", "--no-server-header",
+    ]  # fmt: skip
+
+
+def exec_intake(port: int) -> None:
+    """`tillpost intake`: become the HTTP intake."""
+    command = intake_command(port)
+    os.execv(command[0], command)
 
 
 def exec_worker(extra: list[str]) -> None:

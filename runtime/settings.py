@@ -27,6 +27,18 @@ class Settings:
     sweep_interval: float = 30.0  # seconds between sweeps (beat's schedule, the workers' own check)
 
     @property
+    def intake_key_companies(self) -> dict[str, str | None]:
+        """Each intake key and the company it is bound to ("KEY:COMPANY"), or None for a key of the
+        whole installation (it may post and read for every company). A key never contains ':'.
+        "KEY:" (a company left empty) is no key at all: a typo never widens a key to every company."""
+        bound: dict[str, str | None] = {}
+        for entry in self.intake_keys:
+            key, colon, company = entry.partition(":")
+            if key.strip() and (not colon or company.strip()):
+                bound[key.strip()] = company.strip() if colon else None
+        return bound
+
+    @property
     def pg_dir(self) -> Path:
         return self.home / "pg"
 

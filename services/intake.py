@@ -4,11 +4,16 @@ their outcomes back."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
 from domain import queries
 from domain.posting import intake
+from domain.tables import Company, Outlet, WebDelivery
 from services.unit_of_work import Database
 
 
@@ -24,3 +29,48 @@ def outcomes(db: Database, intake_ids: list[int]) -> list[dict[str, Any]]:
 
 def count_pending(db: Database, intake_ids: list[int]) -> int:
     return db.read(partial(queries.count_pending, intake_ids=intake_ids))
+
+
+def company_of_outlet(db: Database, outlet: str) -> str | None:
+    """The code of the company that owns this outlet, or None when no such outlet exists."""
+    return db.read(
+        lambda session: session.scalar(
+            select(Company.code).join(Outlet, Outlet.company_id == Company.id).where(Outlet.code == outlet)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class WebDeliveryIn:
+    """One signed webhook delivery, as the HTTP intake received it (its headers kept for audit)."""
+
+    platform: str
+    delivery_id: str | None
+    topic: str
+    order_id: str | None
+    headers: dict[str, str]
+    requests: list[dict[str, Any]] = field(default_factory=list)  # what the adapter made of it
+    note: str = ""
+
+
+def receive_delivery(db: Database, delivery: WebDeliveryIn) -> list[int]:
+    """Record the delivery and the sale requests it became, PENDING, in one transaction (committed);
+    their intake ids, in order. Nothing is decided here: a worker posts each request."""
+
+    def record(session: Session) -> list[int]:
+        intake_ids = intake.receive(session, delivery.requests)
+        session.execute(
+            insert(WebDelivery).values(
+                platform=delivery.platform,
+                delivery_id=delivery.delivery_id,
+                topic=delivery.topic,
+                order_id=delivery.order_id,
+                headers=delivery.headers,
+                request_ids=[intake.request_id_of(r) for r in delivery.requests],
+                intake_ids=intake_ids,
+                note=delivery.note or None,
+            )
+        )
+        return intake_ids
+
+    return db.transaction(record)

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from domain.errors import InternalError, NotFound, OriginalStillPending, Rejected, UnknownOutlet, describe
 from domain.posting.catalogue import Catalogue
+from domain.posting.pricing import check_terms
 from domain.posting.request import request_from
 from domain.posting.sale import PostingOutlet, known_parties, write_sale
 from domain.tables import Company, Customer, Outlet, Sale, SaleRequestRow, User
@@ -73,6 +74,7 @@ def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue)
         recorded = {"existing_fingerprint": row.existing_fingerprint, "fingerprint": fingerprint}
         _record(conn, intake_id, outcome, sale_id=row.existing_sale_id, company_id=outlet.company_id, **recorded)
         return Decision(intake_id, outcome, row.existing_sale_id)
+    check_terms(request, row.currency, row.prices_include_gst)
     sale_id = write_sale(conn, outlet, request, fingerprint, parties, catalogue)
     _record(conn, intake_id, Outcome.POSTED, sale_id=sale_id, company_id=outlet.company_id)
     return Decision(intake_id, Outcome.POSTED, sale_id, newly_posted=True)
@@ -88,6 +90,7 @@ _INTAKE_WITH_OUTLET = (
         Outlet.id.label("outlet_id"),
         Outlet.company_id,
         Company.prices_include_gst,
+        Company.currency,
         Company.oversell_pos,
         Company.oversell_web,
         Sale.id.label("existing_sale_id"),

@@ -10,10 +10,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 
-from domain.errors import FieldError, Invalid, TenderMismatch, TenderShort, UnknownSku
+from domain.errors import (
+    CurrencyMismatch,
+    FieldError,
+    Invalid,
+    TaxModeMismatch,
+    TenderMismatch,
+    TenderShort,
+    UnknownSku,
+    UnmappedRefund,
+)
 from domain.posting.money import NICKEL, ZERO, cash_rounding, cents, line_amount, line_tax
 from domain.posting.refunds import Refund
-from domain.posting.request import Kind, Line, SaleRequest, TenderMethod
+from domain.posting.request import UNMAPPED_REFUND_SKU, Kind, Line, SaleRequest, TenderMethod
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,35 @@ class PricedSale:
     total: Decimal
     tendered: Decimal
     change_due: Decimal
+
+
+def check_terms(request: SaleRequest, currency: str, prices_include_gst: bool) -> None:
+    """What a web order states about itself must hold for its company: its currency and the shop's
+    tax mode (the ledger never converts or re-bases prices). A refund that matched no line is for a person."""
+    if any(line.sku == UNMAPPED_REFUND_SKU for line in request.lines):
+        amount = sum((t.amount for t in request.tenders), ZERO)
+        raise UnmappedRefund(
+            f"a refund of {amount} matches no line of {request.original_request_id or 'its order'}: "
+            "handle it by hand (an order adjustment or an amount-only refund)",
+            amount=str(amount),
+            original_request_id=request.original_request_id,
+        )
+    if request.currency is not None and request.currency != currency:
+        raise CurrencyMismatch(
+            f"the order is in {request.currency}; the company's currency is {currency}",
+            currency=request.currency,
+            company_currency=currency,
+        )
+    if request.prices_include_gst is not None and request.prices_include_gst != prices_include_gst:
+        raise TaxModeMismatch(
+            f"the shop's prices {_mode(request.prices_include_gst)} tax; the company's {_mode(prices_include_gst)} GST",
+            prices_include_gst=request.prices_include_gst,
+            company_prices_include_gst=prices_include_gst,
+        )
+
+
+def _mode(included: bool) -> str:
+    return "include" if included else "exclude"
 
 
 def price_sale(

@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     model_validator,
 )
@@ -125,6 +126,15 @@ def _plausible(value: datetime) -> datetime:
 
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_plausible)]
 Code = Annotated[str, Field(min_length=1, max_length=100)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]  # ISO 4217
+
+# A return line of this SKU stands for a web refund that matches no line (an order adjustment, an
+# amount-only refund): the worker rejects it as UNMAPPED_REFUND, naming the amount (its tenders).
+# Reserved: no product may be given this SKU.
+UNMAPPED_REFUND_SKU = "UNMAPPED-REFUND"
+# Fields a request leaves out unless it is a web order; left out, they are not in its fingerprint,
+# so a request posted before they existed is still a DUPLICATE of itself.
+_WEB_FIELDS = ("currency", "prices_include_gst")
 
 
 class _Strict(BaseModel):
@@ -156,6 +166,8 @@ class SaleRequest(_Strict):
     lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
     tenders: Annotated[list[Tender], Field(min_length=1, max_length=MAX_TENDERS)]
     notes: Annotated[str, Field(max_length=500)] | None = None
+    currency: Currency | None = None  # when given, must be the company's (else CURRENCY_MISMATCH)
+    prices_include_gst: StrictBool | None = None  # the shop's tax mode; when given, must be the company's
 
     @model_validator(mode="after")
     def _rules_across_fields(self) -> SaleRequest:
@@ -174,7 +186,8 @@ class SaleRequest(_Strict):
     def fingerprint(self) -> str:
         """Same content, same fingerprint: decimals normalised, defaults filled in."""
         # Python mode keeps Decimals (JSON mode would turn 12.50 and 12.5 into different strings).
-        return fingerprint_of(self.model_dump())
+        absent = {name for name in _WEB_FIELDS if getattr(self, name) is None}
+        return fingerprint_of(self.model_dump(exclude=absent))
 
 
 def fingerprint_of(obj: Any) -> str:

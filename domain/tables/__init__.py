@@ -12,6 +12,7 @@ Returns are stored signed (negative quantities and amounts), so a plain SUM nets
 | sales | sales, sale_lines, tenders (and the sale number sequence) |
 | intake | batches, sale_requests, heartbeats |
 | followups | follow_ups, loyalty_entries, reorder_suggestions, receipts |
+| web | web_deliveries (webhook deliveries kept for audit) |
 """
 
 from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, core_table, defaults_to_now
@@ -20,6 +21,7 @@ from domain.tables.intake import Batch, Heartbeat, SaleRequestRow
 from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplier, User
 from domain.tables.sales import Sale, SaleLine, Tender, sale_number
 from domain.tables.stock import StockDiscrepancy, StockLevel, StockMovement
+from domain.tables.web import WebDelivery
 
 __all__ = [
     "MONEY",
@@ -47,6 +49,7 @@ __all__ = [
     "Supplier",
     "Tender",
     "User",
+    "WebDelivery",
     "core_table",
     "defaults_to_now",
     "sale_number",

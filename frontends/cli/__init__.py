@@ -15,7 +15,7 @@ import click
 
 from domain.errors import AmbiguousCode, ImportFailed, NotFound
 from frontends import outages
-from frontends.cli import batches, checks, masterdata, processes, sales
+from frontends.cli import batches, checks, masterdata, processes, sales, web
 from frontends.cli.common import BadInput
 from runtime import settings
 from runtime.flower_auth import FlowerAuthError
@@ -40,7 +40,7 @@ def tillpost(context: click.Context) -> None:
     context.obj = config  # every command's settings: common.command_settings()
 
 
-for module in (masterdata, sales, batches, checks, processes):
+for module in (masterdata, sales, batches, checks, processes, web):
     for command in module.COMMANDS:
         tillpost.add_command(command)
 

@@ -1,5 +1,6 @@
-"""The long-running side: `up` (workers, beat, Flower, supervised), `worker` (one Celery worker,
-extra arguments to Celery), `demo` (from nothing to a posted day), `services` (the embedded servers)."""
+"""The long-running side: `up` (workers, beat, Flower, the intake, supervised), `worker` (one Celery
+worker, extra arguments to Celery), `intake` (the HTTP intake alone), `demo` (from nothing to a
+posted day), `services` (the embedded servers)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,11 @@ from runtime import embedded
 @click.option("--no-flower", is_flag=True, help="do not start Flower")
 @click.option("--no-intake", is_flag=True, help="do not start the HTTP intake")
 @click.option("--flower-port", type=click.IntRange(1, 65535), default=5555, show_default=True)
-def up(workers: int, no_flower: bool, no_intake: bool, flower_port: int) -> int:
-    """Migrate, start workers and Flower; Ctrl-C stops all.
+@click.option("--intake-port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def up(workers: int, no_flower: bool, no_intake: bool, flower_port: int, intake_port: int) -> int:
+    """Migrate, start workers, Flower and the HTTP intake; Ctrl-C stops all.
 
-    Workers, beat (the sweeper's clock) and Flower are supervised: one that dies is started again."""
+    Workers, beat (the sweeper's clock), Flower and the intake are supervised: one that dies is started again."""
     from frontends import processes
     from migrations.schema import upgrade
 
@@ -30,7 +32,8 @@ def up(workers: int, no_flower: bool, no_intake: bool, flower_port: int) -> int:
     if not no_flower:
         commands.append(("flower", _flower_command(flower_port)))
     if not no_intake:
-        print("HTTP intake: not built yet (see issue notes); pass --no-intake to silence this", flush=True)
+        print(f"HTTP intake: http://127.0.0.1:{intake_port} (spec at /openapi.json)", flush=True)
+        commands.append(("intake", processes.intake_command(intake_port)))
     return processes.run_all(commands)
 
 
@@ -57,6 +60,20 @@ def worker(celery_args: tuple[str, ...]) -> int:
     embedded.ensure_running(command_settings())
     exec_worker(list(celery_args))
     return 0  # not reached: the process became the worker
+
+
+@click.command()
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def intake(port: int) -> int:
+    """The HTTP intake alone, on 127.0.0.1 (POST /v1/sales, the Shopify and WooCommerce webhooks).
+
+    Keys from TILLPOST_INTAKE_KEYS, webhook secrets from TILLPOST_SHOPIFY_SECRET and
+    TILLPOST_WOOCOMMERCE_SECRET; `tillpost up` starts it too."""
+    from frontends.processes import exec_intake
+
+    embedded.ensure_running(command_settings())
+    exec_intake(port)
+    return 0  # not reached: the process became the intake
 
 
 @click.command()
@@ -97,4 +114,4 @@ def services(action: str, as_json: bool) -> int:
     return show(states, as_json, ("service", "state", "url", "data_dir"))
 
 
-COMMANDS = (up, worker, demo, services)
+COMMANDS = (up, worker, intake, demo, services)

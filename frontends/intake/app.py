@@ -1,0 +1,63 @@
+"""The HTTP intake's app factory: `uvicorn --factory frontends.intake.app:create_app`.
+
+One Database (engine) per process, made here; the routes call use cases (services/) only."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+import workers.app  # noqa: F401  (the Celery app, configured by celeryconfig: what tasks.messages sends through)
+from frontends.intake import refusals, sales, webhooks
+from runtime import settings
+from services import lookups
+from services.unit_of_work import connect
+
+CONNECT_TIMEOUT = 3  # seconds: a database that does not answer is 503 soon, not a hung request
+
+
+def create_app(config: settings.Settings | None = None) -> FastAPI:
+    config = config or settings.load()
+    _log_to_stderr()
+    app = FastAPI(title="tillpost intake", version="1", description=__doc__)
+    app.state.settings = config
+    app.state.db = connect(config, connect_args={"connect_timeout": CONNECT_TIMEOUT})
+    refusals.install(app)
+    app.include_router(sales.router)
+    app.include_router(webhooks.router)
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def healthz(request: Request) -> JSONResponse:
+    """200 when the database answers, else 503."""
+    try:
+        lookups.answers(request.app.state.db)
+    except Exception as exc:
+        logging.getLogger("tillpost.intake").warning("healthz: database does not answer (%s)", type(exc).__name__)
+        return JSONResponse({"database": "unreachable"}, status_code=503, headers={"Retry-After": refusals.RETRY_AFTER})
+    return JSONResponse({"database": "ok"})
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema is None:
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        spec.setdefault("components", {}).setdefault("schemas", {}).update(sales.sale_request_schema())
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
+def _log_to_stderr() -> None:
+    """What each delivery became, one line each (uvicorn configures only its own loggers)."""
+    log = logging.getLogger("tillpost.intake")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False

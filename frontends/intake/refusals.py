@@ -1,0 +1,88 @@
+"""What the intake refuses, and how each refusal is answered: a status, a plain message, never a
+traceback. Nothing of a refused body is stored (each is raised before anything is recorded)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from domain.errors import FieldError, TransientError
+
+log = logging.getLogger("tillpost.intake")
+RETRY_AFTER = "5"  # seconds: PostgreSQL down is a fault of the moment; Shopify retries on a 5xx anyway
+
+
+class Refused(Exception):
+    status = 400
+    detail = "refused"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or self.detail)
+        self.detail = detail or self.detail
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail}
+
+
+class Unauthenticated(Refused):
+    status, detail = 401, "a valid key or signature is required"
+
+
+class Forbidden(Refused):
+    status, detail = 403, "this key may not post or read for that company"
+
+
+class NotFoundHere(Refused):
+    status, detail = 404, "never received"
+
+
+class Ambiguous(Refused):
+    status = 409
+
+
+class TooLarge(Refused):
+    status, detail = 413, "the body is over 1 MiB"
+
+
+class Unprocessable(Refused):
+    status, detail = 422, "the request does not match the schema"
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__()
+        self.errors = errors
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": [{"loc": ["body", *filter(None, [e.field])], **e.as_dict()} for e in self.errors]}
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(Refused, _refused)
+    for fault in (TransientError, OperationalError, InterfaceError):
+        app.add_exception_handler(fault, _database_down)
+    app.add_exception_handler(Exception, _crashed)
+
+
+async def _refused(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refused)
+    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, Unauthenticated) else None
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.warning(
+        "%s %s: PostgreSQL cannot be reached (%s); answered 503", request.method, request.url.path, type(exc).__name__
+    )
+    return JSONResponse(
+        {"detail": "the database cannot be reached; nothing was recorded, try again"},
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER},
+    )
+
+
+async def _crashed(request: Request, exc: Exception) -> PlainTextResponse:
+    log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+    return PlainTextResponse("internal error: the intake logged it", status_code=500)
