@@ -220,3 +220,60 @@ def test_healthz_and_the_spec(intake: httpx.Client) -> None:
         spec["paths"]
     )
     assert "SaleRequest" in spec["components"]["schemas"]
+
+
+def _start_intake(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], httpx.Client]:
+    port = free_port()
+    server = start_tillpost(env, log, "intake", "--port", str(port))
+    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+
+    def up() -> bool:
+        try:
+            return client.get("/openapi.json").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    wait_until(up, timeout=60, what="the intake to answer /openapi.json")
+    return server, client
+
+
+def _stop(server: subprocess.Popen[bytes], client: httpx.Client) -> None:
+    client.close()
+    os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=20)
+
+
+def test_postgresql_down_is_503_with_retry_after_and_nothing_is_accepted(pipeline_env, tmp_path):
+    # Given an intake whose database does not answer (a closed port)
+    env = dict(
+        pipeline_env,
+        TILLPOST_INTAKE_KEYS=KEY,
+        TILLPOST_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/tillpost",
+    )
+    server, client = _start_intake(env, tmp_path / "intake.log")
+    try:
+        # When a sale is posted, Then it is 503 with Retry-After (Shopify and a till retry), no traceback
+        reply = client.post("/v1/sales", json=sale("DOWN-1", [("TEA", "1")], [("CASH", "4.50")]), headers=bearer(KEY))
+        assert reply.status_code == 503, reply.text
+        assert int(reply.headers["Retry-After"]) > 0
+        assert "Traceback" not in reply.text
+        # And /healthz says the database does not answer
+        assert client.get("/healthz").status_code == 503
+    finally:
+        _stop(server, client)
+
+
+def test_broker_down_after_the_commit_is_still_202_and_the_request_waits_safely(shop, pipeline_env, tmp_path):
+    # Given an intake whose broker does not answer
+    env = dict(pipeline_env, TILLPOST_INTAKE_KEYS=KEY, TILLPOST_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
+    server, client = _start_intake(env, tmp_path / "intake.log")
+    try:
+        # When a sale is posted, Then it is accepted: it is committed, and the sweeper will send it
+        reply = client.post("/v1/sales", json=sale("SAFE-1", [("TEA", "1")], [("CASH", "4.50")]), headers=bearer(KEY))
+        assert reply.status_code == 202, reply.text
+        with shop() as s:
+            assert s.scalars(select(SaleRequestRow.outcome).where(SaleRequestRow.request_id == "SAFE-1")).all() == [
+                "PENDING"
+            ]
+    finally:
+        _stop(server, client)
