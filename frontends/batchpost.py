@@ -7,14 +7,11 @@ sends it)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 
 from frontends.batchfiles import file_digest, read_batch
-from frontends.outages import NotSent, ServiceUnavailable, service_behind
-from runtime import settings
+from frontends.outages import sending
 from services import batches
 from services.unit_of_work import Database
 from tasks import messages
@@ -27,7 +24,7 @@ def post_file(db: Database, path: Path) -> int:
     staged = batches.stage_batch(db, str(path), file_digest(path), partial(read_batch, path))
     if staged.resumed:
         print(f"resuming unfinished batch {staged.batch_id} of the same file", file=sys.stderr)
-    with _sending(f"batch {staged.batch_id} of {path}"):
+    with sending(f"batch {staged.batch_id} of {path}"):
         messages.send_batch(db, staged.batch_id)
     return staged.batch_id
 
@@ -35,7 +32,7 @@ def post_file(db: Database, path: Path) -> int:
 def replay(db: Database, batch_id: int, reason: str | None = None) -> int:
     """The batch's REJECTED requests (of `reason`, or all) posted again; how many were reopened."""
     reopened = batches.replay(db, batch_id, reason)
-    with _sending(f"batch {batch_id}"):
+    with sending(f"batch {batch_id}"):
         messages.send_batch(db, batch_id)
     return reopened
 
@@ -43,15 +40,5 @@ def replay(db: Database, batch_id: int, reason: str | None = None) -> int:
 def retry_follow_ups(db: Database, batch_id: int | None = None) -> int:
     """The follow-ups that failed for good (of one batch, or all) reopened and sent; how many sales."""
     reopened = batches.retry_failed_follow_ups(db, batch_id)
-    with _sending("the reopened follow-ups"):
+    with sending("the reopened follow-ups"):
         return messages.send_follow_ups_by_kind(reopened)
-
-
-@contextmanager
-def _sending(what: str) -> Iterator[None]:
-    try:
-        yield
-    except Exception as exc:
-        if service_behind(exc) != "broker":
-            raise
-        raise NotSent(what, ServiceUnavailable.of("broker", settings.load())) from None

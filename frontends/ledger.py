@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from frontends.outages import NotSent, ServiceUnavailable, service_behind
+from frontends.outages import sending
 from runtime import settings
 from services import intake
 from services.unit_of_work import Database, connect
@@ -35,10 +35,8 @@ class Ledger:
         the broker cannot be reached, NotSent says so: the requests are recorded, and just as safe.
         """
         intake_ids = intake.receive(self.db, payloads)
-        try:
-            send(intake_ids)
-        except ServiceUnavailable as exc:
-            raise NotSent(f"the {len(intake_ids)} request(s)", exc) from None
+        with sending(f"the {len(intake_ids)} request(s)"):
+            messages.send_requests(intake_ids)
         return intake_ids
 
     def outcomes(self, intake_ids: list[int]) -> list[dict[str, Any]]:
@@ -63,13 +61,3 @@ class Ledger:
             if watch is not None:
                 watch(pending)
             time.sleep(poll)
-
-
-def send(intake_ids: list[int]) -> None:
-    """Send the requests to be posted; ServiceUnavailable when the broker cannot be reached."""
-    try:
-        messages.send_requests(intake_ids)
-    except Exception as exc:
-        if service_behind(exc) != "broker":
-            raise
-        raise ServiceUnavailable.of("broker", settings.load()) from exc

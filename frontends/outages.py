@@ -6,6 +6,9 @@ without its password, with what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from domain.errors import TillpostError, TransientError
 from runtime.settings import Settings, redacted
 
@@ -100,3 +103,17 @@ def _broker_unreachable(error: BaseException) -> bool:
     import redis.exceptions
 
     return isinstance(error, kombu.exceptions.OperationalError | redis.exceptions.ConnectionError)
+
+
+@contextmanager
+def sending(what: str) -> Iterator[None]:
+    """Around sending what was just committed: a broker that cannot be reached becomes NotSent,
+    saying `what` ("the 3 request(s)", "batch 7 of day.csv") is recorded and safe."""
+    from runtime import settings
+
+    try:
+        yield
+    except Exception as exc:
+        if service_behind(exc) != "broker":
+            raise
+        raise NotSent(what, ServiceUnavailable.of("broker", settings.load())) from None
