@@ -1,5 +1,5 @@
 """The ledger's words, each defined once: outcomes of a request, reasons for a rejection, kinds of
-follow-up, states of a batch. StrEnums, so they compare and store as the plain strings of
+follow-up, kinds of receipt, states of a batch. StrEnums, so they compare and store as the plain strings of
 ../shared/CLI.md, and the tables' CHECK constraints are built from them (`one_of`)."""
 
 from __future__ import annotations
@@ -46,6 +46,18 @@ class FollowUpKind(StrEnum):
     REORDER = "REORDER"
     LOYALTY = "LOYALTY"
     CUSTOMER_RECEIPT = "CUSTOMER_RECEIPT"
+
+
+class ReceiptKind(StrEnum):
+    """What a stored receipt is, as IRAS names it (README "Receipts"): a simplified tax invoice (up to
+    S$1,000, one positive GST rate), a full tax invoice (naming the customer), a receipt (no tax
+    invoice: the company is not GST-registered, or a walk-in who may ask for a full one), or the
+    credit note of a return."""
+
+    SIMPLIFIED_TAX_INVOICE = "SIMPLIFIED_TAX_INVOICE"
+    TAX_INVOICE = "TAX_INVOICE"
+    RECEIPT = "RECEIPT"
+    CREDIT_NOTE = "CREDIT_NOTE"
 
 
 class BatchState(StrEnum):

@@ -14,7 +14,7 @@ from domain import heartbeat, queries
 from domain.batches import report
 from domain.checks import check_ledger
 from domain.errors import NotFound
-from domain.followups.receipts import receipt_for
+from domain.followups.receipts import stored_receipt
 from domain.masterdata.importing import export_csv
 from domain.tables import Batch, FollowUp, Sale
 from domain.vocabulary import Outcome
@@ -42,13 +42,14 @@ def reorder_list(db: Database, outlet: str | None = None) -> list[dict[str, Any]
     return db.read(lambda session: queries.reorder_list(session, outlet))
 
 
-def receipt(db: Database, transaction_number: str, company: str | None = None, html: bool = False) -> str:
-    """The stored receipt; with `company`, NotFound unless the sale is that company's."""
+def receipt_document(db: Database, transaction_number: str, company: str | None = None) -> dict[str, str]:
+    """The stored receipt as {transaction_number, kind, text, html}; with `company`, NotFound unless
+    the sale is that company's."""
 
-    def read(session: Session) -> str:
+    def read(session: Session) -> dict[str, str]:
         if company is not None:
             queries.require_sale_of(session, transaction_number, company)
-        return receipt_for(session, transaction_number, html=html)
+        return stored_receipt(session, transaction_number)
 
     return db.read(read)
 

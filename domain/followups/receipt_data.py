@@ -1,4 +1,9 @@
-"""Everything a receipt shows, read for a whole set of sales in four queries."""
+"""Everything a receipt shows, read for a whole set of sales in four queries, and which kind of
+document it is (`receipt_kind`, the rules of IRAS: README "Receipts").
+
+Names and addresses are master data as it is when the receipt is made (its follow-up runs right
+after the sale posted); the receipt is stored then and never made again, so it keeps them.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,12 @@ from sqlalchemy.orm import Session, aliased
 from domain.posting.pricing import LineFigures, PricedTender
 from domain.posting.request import Kind
 from domain.tables import Company, Customer, LoyaltyEntry, Outlet, Sale, SaleLine, Tender, User
+from domain.vocabulary import ReceiptKind
+
+# GST (General) Regulations, reg. 13: a simplified tax invoice only for an amount payable, GST
+# included, of at most S$1,000, with every supply at the same rate and none zero-rated or exempt.
+SIMPLIFIED_LIMIT = Decimal("1000.00")
+SIMPLIFIED_CURRENCY = "SGD"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +40,8 @@ class Membership:
     customer: str
     points: int | None  # None while the sale's loyalty has not run
     balance: int
+    name: str  # "" when master data has none
+    address: str | None  # None when master data has none
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,9 @@ class ReceiptData:
     transaction_number: str
     is_return: bool
     original_transaction_number: str | None
+    original_occurred_at: datetime | None
+    notes: str | None
+    currency: str
     company: str
     uen: str
     gst_registration_number: str | None
@@ -52,6 +68,26 @@ class ReceiptData:
     lines: tuple[ReceiptLine, ...]
     tenders: tuple[PricedTender, ...]
     member: Membership | None
+
+
+def receipt_kind(r: ReceiptData) -> ReceiptKind:
+    """A return's is a credit note; a company without a GST registration number issues no tax
+    invoice at all; a sale that may have a simplified tax invoice gets one; any other sale gets a
+    full tax invoice when its member is known, else a receipt saying a full one is issued on request."""
+    if r.is_return:
+        return ReceiptKind.CREDIT_NOTE
+    if r.gst_registration_number is None:
+        return ReceiptKind.RECEIPT
+    if may_be_simplified(r):
+        return ReceiptKind.SIMPLIFIED_TAX_INVOICE
+    return ReceiptKind.RECEIPT if r.member is None else ReceiptKind.TAX_INVOICE
+
+
+def may_be_simplified(r: ReceiptData) -> bool:
+    """Reg. 13. The limit is in Singapore dollars and master data holds no exchange rate, so a sale
+    in another currency is never compared with it: it always needs a full tax invoice."""
+    rates = {line.gst_rate for line in r.lines}
+    return r.currency == SIMPLIFIED_CURRENCY and r.total <= SIMPLIFIED_LIMIT and len(rates) == 1 and min(rates) > 0
 
 
 def load_receipts(session: Session, sale_ids: list[int]) -> list[ReceiptData]:
@@ -76,6 +112,9 @@ def _heads(session: Session, sale_ids: list[int]) -> Sequence[Any]:
             Sale.transaction_number,
             (Sale.kind == Kind.RETURN).label("is_return"),
             original.transaction_number.label("original_transaction_number"),
+            original.occurred_at.label("original_occurred_at"),
+            Sale.notes,
+            Company.currency,
             Company.name.label("company"),
             Company.uen,
             Company.gst_registration_number,
@@ -90,6 +129,7 @@ def _heads(session: Session, sale_ids: list[int]) -> Sequence[Any]:
             Sale.change_due,
             Customer.code.label("customer_code"),
             Customer.name.label("customer_name"),
+            Customer.address.label("customer_address"),
             LoyaltyEntry.points,
             _balance_after_sale().label("balance"),
         )
@@ -117,9 +157,11 @@ def _balance_after_sale() -> ScalarSelect[Any]:
 
 def _receipt(head: Any, lines: tuple[ReceiptLine, ...], tenders: tuple[PricedTender, ...]) -> ReceiptData:
     fields = dict(head._mapping)
-    code, name = fields.pop("customer_code"), fields.pop("customer_name")
+    code, name, address = fields.pop("customer_code"), fields.pop("customer_name"), fields.pop("customer_address")
     points, balance = fields.pop("points"), fields.pop("balance")
-    member = None if code is None else Membership(f"{name} ({code})" if name else code, points, balance)
+    member = None
+    if code is not None:
+        member = Membership(f"{name} ({code})" if name else code, points, balance, name, address)
     return ReceiptData(**fields, lines=lines, tenders=tenders, member=member)
 
 

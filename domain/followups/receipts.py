@@ -1,5 +1,6 @@
-"""Receipts: a Singapore tax invoice (or credit note) per sale, rendered once as text and HTML,
-stored, and read back by transaction number. The data comes from receipt_data.py.
+"""Receipts: per sale a simplified tax invoice, a full tax invoice, a receipt, or for a return a
+credit note (which one: receipt_data.receipt_kind), rendered once as text and HTML, stored with its
+kind, and read back by transaction number. The data comes from receipt_data.py.
 
 Both renderings are built from one list of blocks, so the text and the HTML never disagree.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from html import escape
 from zoneinfo import ZoneInfo
@@ -17,9 +19,17 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from domain.errors import NotFound
-from domain.followups.receipt_data import ReceiptData, ReceiptLine, load_receipts
+from domain.followups.receipt_data import (
+    SIMPLIFIED_CURRENCY,
+    Membership,
+    ReceiptData,
+    ReceiptLine,
+    load_receipts,
+    receipt_kind,
+)
 from domain.posting.money import ZERO, cents, without_trailing_zeros
 from domain.tables import Receipt
+from domain.vocabulary import ReceiptKind
 
 SINGAPORE = ZoneInfo("Asia/Singapore")
 WIDTH = 42
@@ -31,6 +41,7 @@ def store_receipts(session: Session, sale_ids: list[int]) -> None:
         {
             "sale_id": r.sale_id,
             "transaction_number": r.transaction_number,
+            "kind": receipt_kind(r),
             "text": render_text(r),
             "html": render_html(r),
         }
@@ -42,11 +53,19 @@ def store_receipts(session: Session, sale_ids: list[int]) -> None:
 
 def receipt_for(session: Session, transaction_number: str, html: bool = False) -> str:
     """The stored receipt of a sale, as text (default) or HTML."""
-    column = Receipt.html if html else Receipt.text
-    found = session.scalar(select(column).where(Receipt.transaction_number == transaction_number))
+    return str(stored_receipt(session, transaction_number)["html" if html else "text"])
+
+
+def stored_receipt(session: Session, transaction_number: str) -> dict[str, str]:
+    """The stored receipt of a sale: transaction_number, kind, text and html."""
+    found = session.execute(
+        select(Receipt.transaction_number, Receipt.kind, Receipt.text, Receipt.html).where(
+            Receipt.transaction_number == transaction_number
+        )
+    ).one_or_none()
     if found is None:
         raise NotFound("receipt", transaction_number)
-    return found
+    return dict(found._mapping)
 
 
 @dataclass(frozen=True)
@@ -76,7 +95,7 @@ def render_text(receipt: ReceiptData) -> str:
 
 
 def render_html(receipt: ReceiptData) -> str:
-    title = f"{_title(receipt)} {receipt.transaction_number}"
+    title = f"{TITLES[receipt_kind(receipt)]} {receipt.transaction_number}"
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -106,33 +125,55 @@ def _html_row(row: Row) -> str:
     return f'<tr>{cell}<td class="amount">{escape(row.amount)}</td></tr>'
 
 
+@dataclass(frozen=True)
+class Document:
+    """How one receipt is written: its kind, and the facts of its company that change the layout."""
+
+    kind: ReceiptKind
+    registered: bool  # has a GST registration number
+    inclusive: bool  # prices include GST
+    currency: str
+
+    @property
+    def full(self) -> bool:
+        """A full tax invoice or a GST-registered company's credit note: every particular IRAS lists."""
+        return self.registered and self.kind in (ReceiptKind.TAX_INVOICE, ReceiptKind.CREDIT_NOTE)
+
+    def money(self, amount: Decimal) -> str:
+        return money(amount, self.currency)
+
+
+def document(r: ReceiptData) -> Document:
+    return Document(receipt_kind(r), r.gst_registration_number is not None, r.prices_include_gst, r.currency)
+
+
 def blocks(r: ReceiptData) -> list[Block]:
-    """The receipt's content, top to bottom: who issued it, what was sold, GST, payment, points."""
-    registered = r.gst_registration_number is not None
-    company = [Row(r.company), Row(f"UEN: {r.uen}")]
-    if registered:
-        company.append(Row(f"GST Reg No: {r.gst_registration_number}"))
-    company += [Row(r.outlet), *(Row(line) for line in r.address.splitlines() if line.strip())]
-    sale = [Row(f"Transaction: {r.transaction_number}")]
-    if r.original_transaction_number is not None:
-        sale.append(Row(f"Original invoice: {r.original_transaction_number}"))
-    sale.append(Row(f"Date: {r.occurred_at.astimezone(SINGAPORE):%d/%m/%Y %H:%M}"))
-    if r.cashier:
-        sale.append(Row(f"Cashier: {r.cashier}"))
+    """The receipt's content, top to bottom: who issued it, what it is, to whom, what was sold, GST,
+    payment, points."""
+    doc = document(r)
     result: list[Block] = [
-        ("company", company),
-        ("title", [Row(_title(r))]),
-        ("sale", sale),
-        ("lines", [row for line in r.lines for row in _line_rows(line, registered)]),
-        ("totals", _totals(r, registered)),
+        ("company", _company(r, doc)),
+        ("title", [Row(TITLES[doc.kind])]),
+        ("sale", _sale(r, doc)),
+    ]
+    if r.member is not None and doc.full:
+        result.append(("customer", _customer(r.member)))
+    result += [
+        ("lines", [row for line in r.lines for row in _line_rows(line, doc)]),
+        ("totals", _full_totals(r, doc) if doc.full else _totals(r, doc)),
+    ]
+    notes = _notes(doc)
+    if notes:
+        result.append(("notes", notes))
+    result.append(
         (
             "tenders",
             [
-                *(Row(_tender_label(t.method, t.reference), money(t.amount)) for t in r.tenders),
-                Row("Change", money(r.change_due)),
+                *(Row(_tender_label(t.method, t.reference), doc.money(t.amount)) for t in r.tenders),
+                Row("Change", doc.money(r.change_due)),
             ],
-        ),
-    ]
+        )
+    )
     if r.member is not None:
         loyalty = [Row(f"Member: {r.member.customer}")]
         if r.member.points is not None:
@@ -143,47 +184,148 @@ def blocks(r: ReceiptData) -> list[Block]:
     return result
 
 
-def _title(r: ReceiptData) -> str:
-    if r.is_return:
-        return "CREDIT NOTE"
-    return "TAX INVOICE" if r.gst_registration_number is not None else "RECEIPT"
+TITLES = {
+    ReceiptKind.SIMPLIFIED_TAX_INVOICE: "SIMPLIFIED TAX INVOICE",
+    ReceiptKind.TAX_INVOICE: "TAX INVOICE",
+    ReceiptKind.RECEIPT: "RECEIPT",
+    ReceiptKind.CREDIT_NOTE: "CREDIT NOTE",
+}
+NOT_ON_FILE = "not in master data"
+GOODS_RETURNED = "goods returned"
+ON_REQUEST = "A full tax invoice is issued on request."
 
 
-def _line_rows(line: ReceiptLine, registered: bool) -> list[Row]:
-    zero_rated = " (0% GST)" if registered and line.gst_rate == 0 else ""
-    charge = f"{without_trailing_zeros(abs(line.quantity))} x {_price(line.unit_price)}"
+def _company(r: ReceiptData, doc: Document) -> list[Row]:
+    rows = [Row(r.company), Row(f"UEN: {r.uen}")]
+    if doc.registered:
+        rows.append(Row(f"GST Reg No: {r.gst_registration_number}"))
+    rows.append(Row(r.outlet))
+    address = _lines_of(r.address)
+    if not address and doc.registered:
+        address = [f"Address: {NOT_ON_FILE}"]  # a tax invoice names the supplier's address
+    return rows + [Row(line) for line in address]
+
+
+def _sale(r: ReceiptData, doc: Document) -> list[Row]:
+    rows = [Row(f"Transaction: {r.transaction_number}"), Row(f"Date: {_local(r.occurred_at):%d/%m/%Y %H:%M}")]
+    if doc.kind is ReceiptKind.CREDIT_NOTE:
+        if r.original_transaction_number is None or r.original_occurred_at is None:
+            rows.append(Row("Original invoice: none (no original invoice)"))
+        else:
+            dated = f"{_local(r.original_occurred_at):%d/%m/%Y}"
+            rows.append(Row(f"Original invoice: {r.original_transaction_number} of {dated}"))
+        rows.append(Row(f"Reason: {(r.notes or '').strip() or GOODS_RETURNED}"))
+    if r.cashier:
+        rows.append(Row(f"Cashier: {r.cashier}"))
+    return rows
+
+
+def _customer(member: Membership) -> list[Row]:
+    """A full tax invoice names its customer and their address; what master data lacks is said."""
+    rows = [Row(f"Customer: {member.customer}")]
+    if not member.name:
+        rows.append(Row(f"Customer name: {NOT_ON_FILE}"))
+    address = _lines_of(member.address or "")
+    rows += [Row(line) for line in address] if address else [Row(f"Customer address: {NOT_ON_FILE}")]
+    return rows
+
+
+def _notes(doc: Document) -> list[Row]:
+    rows = []
+    if doc.kind is ReceiptKind.RECEIPT and doc.registered:
+        rows.append(Row(ON_REQUEST))
+    if doc.currency != SIMPLIFIED_CURRENCY:
+        rows.append(Row(f"Amounts in {doc.currency}."))
+        if doc.full:  # IRAS wants the totals in SGD too, at an approved exchange rate
+            rows.append(Row("SGD equivalents: no exchange rate in master data."))
+    return rows
+
+
+def _line_rows(line: ReceiptLine, doc: Document) -> list[Row]:
+    rate = ""
+    if doc.full or (doc.registered and line.gst_rate == 0):
+        rate = f" ({without_trailing_zeros(line.gst_rate)}% GST)"
+    charge = f"{without_trailing_zeros(abs(line.quantity))} x {_price(line.unit_price, doc.currency)}"
     if line.discount:
-        charge += f" less {money(line.discount)}"
-    return [Row(line.description + zero_rated), Row(charge, money(line.amount), indent=True)]
+        charge += f" less {doc.money(line.discount)}"
+    rows = [Row(line.description + rate), Row(charge, doc.money(line.amount), indent=True)]
+    if doc.full and doc.inclusive:
+        rows.append(Row("excl. GST", doc.money(_excluding_gst(line, doc)), indent=True))
+    return rows
 
 
-def _totals(r: ReceiptData, registered: bool) -> list[Row]:
+def _excluding_gst(line: ReceiptLine, doc: Document) -> Decimal:
+    return line.amount - line.tax if doc.inclusive else line.amount
+
+
+def _by_rate(r: ReceiptData, doc: Document) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """(rate, value excluding GST, GST) for each rate the lines were sold at, highest rate first."""
+    net: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    tax: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
+    for line in r.lines:
+        net[line.gst_rate] += _excluding_gst(line, doc)
+        tax[line.gst_rate] += line.tax
+    return [(rate, net[rate], tax[rate]) for rate in sorted(net, reverse=True)]
+
+
+def _full_totals(r: ReceiptData, doc: Document) -> list[Row]:
+    """What IRAS lists for a tax invoice or a credit note: the value of each rate's supplies when
+    there are several, the total excluding GST, the GST of each rate, the total including GST."""
+    by_rate = _by_rate(r, doc)
+    rows = []
+    if len(by_rate) > 1:
+        for rate, net, _ in by_rate:
+            rows.append(Row(f"Supplies at {without_trailing_zeros(rate)}%, excl. GST", doc.money(net)))
+    rows.append(Row("Total excl. GST", doc.money(sum((net for _, net, _ in by_rate), ZERO))))
+    rows += [Row(f"GST at {without_trailing_zeros(rate)}%", doc.money(tax)) for rate, _, tax in by_rate]
+    if r.rounding_adjustment:
+        rows.append(Row("Rounding", doc.money(r.rounding_adjustment)))
+    rows.append(Row("TOTAL incl. GST", doc.money(r.total)))
+    return rows
+
+
+def _totals(r: ReceiptData, doc: Document) -> list[Row]:
     tax_by_rate: dict[Decimal, Decimal] = defaultdict(lambda: ZERO)
     for line in r.lines:
         if line.gst_rate:
             tax_by_rate[line.gst_rate] += line.tax
-    rates = sorted(tax_by_rate.items()) if registered else []
-    rows = [Row("Subtotal", money(r.subtotal))]
-    if not r.prices_include_gst:
-        rows += [Row(f"GST {without_trailing_zeros(rate)}%: {money(tax)}") for rate, tax in rates]
+    rates = sorted(tax_by_rate.items()) if doc.registered else []
+    rows = [Row("Subtotal", doc.money(r.subtotal))]
+    if not doc.inclusive:
+        rows += [Row(f"GST {without_trailing_zeros(rate)}%: {doc.money(tax)}") for rate, tax in rates]
     if r.rounding_adjustment:
-        rows.append(Row("Rounding", money(r.rounding_adjustment)))
-    rows.append(Row("TOTAL", money(r.total)))
-    if r.prices_include_gst:
-        rows += [Row(f"Total includes {without_trailing_zeros(rate)}% GST {money(tax)}") for rate, tax in rates]
+        rows.append(Row("Rounding", doc.money(r.rounding_adjustment)))
+    rows.append(Row("TOTAL", doc.money(r.total)))
+    if doc.inclusive:
+        rows += [Row(f"Total includes {without_trailing_zeros(rate)}% GST {doc.money(tax)}") for rate, tax in rates]
     return rows
+
+
+def _lines_of(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _local(moment: datetime) -> datetime:
+    return moment.astimezone(SINGAPORE)
 
 
 def _tender_label(method: str, reference: str | None) -> str:
     return f"{method} {reference}" if reference else method
 
 
-def money(amount: Decimal) -> str:
-    """S$1,234.50; a negative amount (a refund, a rounding down) as -S$0.02."""
+def money(amount: Decimal, currency: str = SIMPLIFIED_CURRENCY) -> str:
+    """S$1,234.50; a negative amount (a refund, a rounding down) as -S$0.02; another currency as
+    USD 1,234.50."""
     sign = "-" if amount < 0 else ""
-    return f"{sign}S${abs(amount):,.2f}"
+    return f"{sign}{_symbol(currency)}{abs(amount):,.2f}"
 
 
-def _price(unit_price: Decimal) -> str:
+def _symbol(currency: str) -> str:
+    return "S$" if currency == SIMPLIFIED_CURRENCY else f"{currency} "
+
+
+def _price(unit_price: Decimal, currency: str) -> str:
     """A unit price in cents when it is whole cents, else with the extra places it was sold at."""
-    return money(unit_price) if unit_price == cents(unit_price) else f"S${without_trailing_zeros(unit_price)}"
+    if unit_price == cents(unit_price):
+        return money(unit_price, currency)
+    return f"{_symbol(currency)}{without_trailing_zeros(unit_price)}"

@@ -19,6 +19,9 @@ from domain.csvrows import Row, csv_rows
 Problem = tuple[int, str]
 
 _DECIMAL = re.compile(r"-?\d+(\.\d+)?")
+# Control characters other than tab and line breaks: PostgreSQL cannot store NUL in text at all, and
+# the others would print as garbage (or drive the terminal) on a receipt.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
@@ -89,9 +92,23 @@ class Fields:
         value = self.cells.get(column, "")
         if required and not value:
             self.fail(column, "is required")
+        else:
+            self.bounded(column, value, limit)
+        return value
+
+    def lines(self, column: str, limit: int | None) -> str:
+        """A text that may span lines (a quoted CSV cell may hold line breaks): each line trimmed,
+        blank lines dropped, the lines joined with a newline."""
+        value = "\n".join(line.strip() for line in self.cells.get(column, "").splitlines() if line.strip())
+        self.bounded(column, value, limit)
+        return value
+
+    def bounded(self, column: str, value: str, limit: int | None) -> None:
+        control = _CONTROL.search(value)
+        if control is not None:
+            self.fail(column, f"holds a control character (U+{ord(control.group()):04X})")
         elif limit is not None and len(value) > limit:
             self.fail(column, f"is longer than {limit} characters")
-        return value
 
     def decimal(
         self, column: str, kind: Numeric[Decimal], *, negative: bool = False, most: Decimal | None = None

@@ -212,7 +212,7 @@ _EXPORTS: dict[str, Executable] = {
     .join(Company, Company.id == Product.company_id)
     .outerjoin(Supplier, Supplier.id == Product.supplier_id)
     .order_by(Company.code, Product.sku),
-    "customers": select(Company.code, Customer.code, Customer.name, Customer.email)
+    "customers": select(Company.code, Customer.code, Customer.name, Customer.email, Customer.address)
     .join(Company, Company.id == Customer.company_id)
     .order_by(Company.code, Customer.code),
     # Only products that track inventory: the import refuses stock for the others.

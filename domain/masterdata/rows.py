@@ -157,12 +157,15 @@ def _gst_rate(f: Fields) -> Decimal | None:
 
 
 def _customer(f: Fields, refs: Refs) -> Row:
-    return {
+    row: Row = {
         "company_id": _company_id(f, refs),
         "code": _text(f, Customer, "code"),
         "name": _text(f, Customer, "name", required=False),
         "email": _text(f, Customer, "email", required=False) or None,
     }
+    if f.has("address"):  # left out of the file: an existing customer keeps the address it has
+        row["address"] = f.lines("address", _length(Customer, "address")) or None
+    return row
 
 
 def _stock(f: Fields, refs: Refs) -> Row:
@@ -223,7 +226,15 @@ SPECS = {
             "sku",
             _product,
         ),
-        Kind("customers", Customer, ("company", "code", "name", "email"), ("company_id", "code"), "code", _customer),
+        Kind(
+            "customers",
+            Customer,
+            ("company", "code", "name", "email", "address"),
+            ("company_id", "code"),
+            "code",
+            _customer,
+            optional=("address",),
+        ),
         Kind("stock", StockLevel, ("outlet", "sku", "quantity"), ("outlet_id", "product_id"), "sku", _stock),
     )
 }

@@ -10,7 +10,7 @@ from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.tables.base import QTY, Base, defaults_to_now
-from domain.vocabulary import FollowUpKind, one_of
+from domain.vocabulary import FollowUpKind, ReceiptKind, one_of
 
 
 class FollowUp(Base):
@@ -66,9 +66,14 @@ class ReorderSuggestion(Base):
 
 
 class Receipt(Base):
+    """A receipt as it was rendered once, after its sale posted: it is never rendered again, so it
+    keeps the names and addresses that were true then."""
+
     __tablename__ = "receipts"
     sale_id: Mapped[int] = mapped_column(ForeignKey("sales.id"), primary_key=True)
     transaction_number: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(24))
     text: Mapped[str] = mapped_column(Text)
     html: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = defaults_to_now()
+    __table_args__ = (CheckConstraint(one_of("kind", ReceiptKind), name="kind"),)

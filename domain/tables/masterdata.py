@@ -86,5 +86,6 @@ class Customer(Base):
     code: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200), server_default="")
     email: Mapped[str | None] = mapped_column(String(300))
+    address: Mapped[str | None] = mapped_column(String(500))  # printed on a full tax invoice
     points: Mapped[int] = mapped_column(BigInteger, server_default="0")
     __table_args__ = (UniqueConstraint("company_id", "code"),)

@@ -95,9 +95,14 @@ def sale_show(request_id: str, company: str | None, as_json: bool) -> int:
 @click.argument("transaction_number")
 @click.option("--company", help="only a sale of this company (numbers are unique anyway)")
 @click.option("--html", is_flag=True, help="the HTML receipt instead of the text one")
-def receipt(transaction_number: str, company: str | None, html: bool) -> int:
-    """The stored receipt of the sale TRANSACTION_NUMBER."""
-    print(lookups.receipt(database(), transaction_number, company, html=html))
+@json_option
+def receipt(transaction_number: str, company: str | None, html: bool, as_json: bool) -> int:
+    """The stored receipt of the sale TRANSACTION_NUMBER (--json: its kind, text and HTML)."""
+    document = lookups.receipt_document(database(), transaction_number, company)
+    if as_json:
+        emit_json(document)
+    else:
+        print(document["html" if html else "text"])
     return 0
 
 

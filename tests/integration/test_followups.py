@@ -6,7 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from domain.errors import NotFound
 from domain.followups.outbox import open_follow_ups, run_loyalty, run_receipts, run_reorder
@@ -260,11 +260,14 @@ def test_the_sweeper_sees_undone_follow_ups_by_kind_once_they_are_old_enough(ses
 # Receipts ----------------------------------------------------------------------------------------
 
 
-def test_a_receipt_is_a_singapore_tax_invoice_with_gst_rounding_tenders_and_points(sessions):
+def test_a_member_sale_at_two_rates_is_a_full_tax_invoice_with_gst_per_rate_rounding_tenders_and_points(sessions):
     with sessions.begin() as s:
         make_shop(s, stock={"MUG": 10, "TEA": 10, "BOOK": 10})
-    # Tea 2 x 4.50 = 9.00 (GST 0.74), Mug 1 x 12.92 (GST 1.07), Book 20.00 zero-rated:
-    # 41.92 in cash rounds to 41.90; 50.00 tendered, 8.10 change; 4 points. 23:30 UTC is 07:30 next day in Singapore.
+        s.execute(update(Customer).values(address="12 Clementi Road\n#03-01\nSingapore 129000"))
+    # Tea 2 x 4.50 = 9.00 (GST 0.74), Mug 1 x 12.92 (GST 1.07), Book 20.00 zero-rated: at 9%, 21.92
+    # of which 1.81 GST, so 20.11 before GST; 41.92 in cash rounds to 41.90; 50.00 tendered, 8.10
+    # change; 4 points. Two rates: never a simplified tax invoice, and the member is known: a full one.
+    # 23:30 UTC is 07:30 next day in Singapore.
     sale_id = post(
         sessions,
         sale(
@@ -292,17 +295,28 @@ Transaction: {number}
 Date: 01/03/2025 07:30
 Cashier: Amy Tan
 
-Tea
+Customer: Ben Lim (C001)
+12 Clementi Road
+#03-01
+Singapore 129000
+
+Tea (9% GST)
   2 x S$4.50                        S$9.00
-Mug
+  excl. GST                         S$8.26
+Mug (9% GST)
   1 x S$12.92                      S$12.92
+  excl. GST                        S$11.85
 Book (0% GST)
   1 x S$20.00                      S$20.00
+  excl. GST                        S$20.00
 
-Subtotal                           S$41.92
+Supplies at 9%, excl. GST          S$20.11
+Supplies at 0%, excl. GST          S$20.00
+Total excl. GST                    S$40.11
+GST at 9%                           S$1.81
+GST at 0%                           S$0.00
 Rounding                           -S$0.02
-TOTAL                              S$41.90
-Total includes 9% GST S$1.81
+TOTAL incl. GST                    S$41.90
 
 CASH                               S$50.00
 Change                              S$8.10
@@ -361,9 +375,10 @@ def test_a_return_receipt_is_a_credit_note_for_the_original_invoice(sessions):
     assert follow_up(sessions, run_receipts, [sale_id, back]) == 2
     text = receipt(sessions, back)
     assert "CREDIT NOTE" in text and "TAX INVOICE" not in text
-    assert f"Original invoice: {transaction_number(sessions, sale_id)}" in text
+    assert f"Original invoice: {transaction_number(sessions, sale_id)} of 01/03/2025\n" in text
+    assert "Reason: goods returned\n" in text
     assert "  2 x S$12.90                     -S$25.80\n" in text
-    assert "Total includes 9% GST -S$2.13\n" in text  # 25.80 x 9 / 109 = 2.1302
+    assert "GST at 9%                          -S$2.13\n" in text  # 25.80 x 9 / 109 = 2.1302
     # The sale earned 6 points (64.50); the 38.70 left earns 3, so the return takes back 3; each receipt
     # shows its own moment
     assert "Points taken back: 3\nPoints balance: 3\n" in text
