@@ -214,7 +214,7 @@ def _sale(r: ReceiptData, doc: Document) -> list[Row]:
         else:
             dated = f"{_local(r.original_occurred_at):%d/%m/%Y}"
             rows.append(Row(f"Original invoice: {r.original_transaction_number} of {dated}"))
-        rows.append(Row(f"Reason: {(r.notes or '').strip() or GOODS_RETURNED}"))
+        rows.append(Row(f"Reason: {' '.join((r.notes or '').split()) or GOODS_RETURNED}"))  # on one line
     if r.cashier:
         rows.append(Row(f"Cashier: {r.cashier}"))
     return rows
