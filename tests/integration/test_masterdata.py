@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 from decimal import Decimal
 from textwrap import dedent
@@ -363,7 +364,7 @@ def test_an_export_imported_into_an_empty_ledger_exports_the_same_files(sessions
         move_stock(session, shop.outlet_ids["WEB"], {shop.product_ids["MUG"]: Decimal("-4.5")}, "ADJUSTMENT")
     load(sessions, "companies", COMPANIES)
     load(sessions, "products", PRODUCTS.replace("Teh Tarik", '"Teh ""Tarik"", hot"'))
-    load(sessions, "customers", "company,code,name,email\nACME,C002,,\n")
+    load(sessions, "customers", 'company,code,name,email,address\nACME,C002,,,"1 ""Quoted"" Rd, <&>\n#01-02"\n')
     exported = {kind: export(sessions, kind) for kind in KINDS}
 
     # When the ledger is emptied and every file is imported back, in dependency order
@@ -382,6 +383,77 @@ def test_an_export_imported_into_an_empty_ledger_exports_the_same_files(sessions
         "WEB,TEA,10.000",
     ]
     assert 'ACME,TEA,"Teh ""Tarik"", hot",4.5000,9.00,1.2345,true,5.000,20.000,Leong Trading' in exported["products"]
+    assert exported["customers"].endswith('ACME,C002,,,"1 ""Quoted"" Rd, <&>\n#01-02"\r\n')
+
+
+# Customers' addresses (printed on a full tax invoice) -------------------------------------------
+
+
+def addresses(sessions: Sessions) -> dict[str, str | None]:
+    with sessions() as session:
+        return {code: address for code, address in session.execute(select(Customer.code, Customer.address))}
+
+
+def test_an_address_may_span_lines_of_a_quoted_cell_each_line_trimmed_and_blank_lines_dropped(
+    sessions: Sessions,
+) -> None:
+    with sessions.begin() as session:
+        make_shop(session, products={})
+    # Given a spreadsheet export: CRLF line breaks, a break inside a quoted cell, padding, a blank
+    # line, quotes, commas, markup and non-ASCII text
+    content = (
+        "company,code,name,email,address\r\n"
+        'ACME,C001,Ben Lim,,"  Blk 5 ""Ang Mo Kio"" Ave 3, <#08-1234>  \r\n\r\n  新加坡 560005 & co "\r\n'
+        "ACME,C002,Cho Wei,,\r\n"
+    )
+    with sessions.begin() as session:
+        import_csv(session, "customers", io.StringIO(content, newline=""))
+    address = 'Blk 5 "Ang Mo Kio" Ave 3, <#08-1234>\n新加坡 560005 & co'
+    assert addresses(sessions) == {"C001": address, "C002": None}
+
+    # And the export reads back, through the csv module, as the same address
+    rows = list(csv.reader(io.StringIO(export(sessions, "customers"), newline="")))
+    assert rows[0] == ["company", "code", "name", "email", "address"]
+    assert rows[1] == ["ACME", "C001", "Ben Lim", "", address]
+
+
+def test_a_customers_file_without_the_address_column_keeps_the_addresses_and_an_empty_cell_clears_one(
+    sessions: Sessions,
+) -> None:
+    with sessions.begin() as session:
+        make_shop(session, products={})
+    load(sessions, "customers", 'company,code,name,email,address\nACME,C001,Ben Lim,,"1 Road"\nACME,C002,,,2 Road\n')
+
+    # When a file of the old columns renames a customer
+    load(sessions, "customers", "company,code,name,email\nACME,C001,Benjamin Lim,\n")
+    assert addresses(sessions) == {"C001": "1 Road", "C002": "2 Road"}
+
+    # When a file with the column leaves C002's address empty
+    load(sessions, "customers", "company,code,name,email,address\nACME,C002,,,\n")
+    assert addresses(sessions) == {"C001": "1 Road", "C002": None}
+
+
+def test_an_address_too_long_or_holding_a_control_character_is_a_bad_row_naming_the_column(
+    sessions: Sessions,
+) -> None:
+    with sessions.begin() as session:
+        make_shop(session, products={})
+    longest = "x" * 500
+    problems = refused(
+        sessions,
+        "customers",
+        f"company,code,name,email,address\n"
+        f"ACME,C001,,,{longest}\n"
+        f"ACME,C002,,,{longest}y\n"
+        f'ACME,C003,,,"1 Road\x00"\n'
+        f"ACME,C004,Ben\x1b[31m,,\n",
+    )
+    assert problems == [
+        (3, "address: is longer than 500 characters"),
+        (4, "address: holds a control character (U+0000)"),
+        (5, "name: holds a control character (U+001B)"),
+    ]
+    assert addresses(sessions) == {"C001": None}  # make_shop's own customer: nothing was imported
 
 
 def test_quantities_and_prices_too_large_for_what_derives_from_them_are_bad_rows(sessions: Sessions) -> None:
