@@ -391,7 +391,7 @@ def test_an_export_imported_into_an_empty_ledger_exports_the_same_files(sessions
 
 def addresses(sessions: Sessions) -> dict[str, str | None]:
     with sessions() as session:
-        return {code: address for code, address in session.execute(select(Customer.code, Customer.address))}
+        return dict(session.execute(select(Customer.code, Customer.address)).all())
 
 
 def test_an_address_may_span_lines_of_a_quoted_cell_each_line_trimmed_and_blank_lines_dropped(
