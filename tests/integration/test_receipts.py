@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from sqlalchemy import select, update
 
-from domain.tables import Company, Customer, Receipt
+from domain.tables import Company, Customer, Outlet, Receipt
 from domain.vocabulary import FollowUpKind
 from services.followups import run_follow_up
 from services.lookups import receipt_document
@@ -130,12 +130,15 @@ def test_a_mixed_rate_member_invoice_states_each_rates_supplies_and_gst(sessions
     assert amount_row("GST at 9%", f"S${tax}") + amount_row("GST at 0%", "S$0.00") in text
 
 
-def test_a_member_without_an_address_gets_a_full_invoice_saying_what_master_data_lacks(sessions, shop):
+def test_a_full_invoice_says_what_master_data_lacks_instead_of_inventing_it(sessions, shop):
     with sessions.begin() as s:
         s.execute(update(Customer).values(name="", address=None))
+        s.execute(update(Outlet).values(address=""))
     sale_id = post(sessions, sale("S-1", [("TV", "1")], [("CARD", "1200.00")], customer="C001"))
     text = receipt_of(sessions, sale_id)["text"]
     assert "Customer: C001\nCustomer name: not in master data\nCustomer address: not in master data\n" in text
+    company = text.split("\n\n")[0].splitlines()
+    assert [line.strip() for line in company[-2:]] == ["ACME ORCH", "Address: not in master data"]  # the supplier's
 
 
 def test_a_company_without_a_gst_registration_issues_plain_receipts(sessions, shop):
@@ -203,7 +206,7 @@ def test_a_credit_note_without_notes_says_goods_returned_and_without_an_original
     back = post(sessions, sale("B-1", [("TEA", "1")], [("CASH", "4.50")], kind="return"))
     text = receipt_of(sessions, back)["text"]
     assert "Original invoice: none (no original invoice)\nReason: goods returned\n" in text
-    assert "Customer:" not in text  # a return without its sale has no known member
+    assert "Customer:" not in text  # neither the request nor an original names a member
 
 
 # What a stored receipt keeps ---------------------------------------------------------------------
