@@ -77,7 +77,8 @@ def post_chunk(db: Database, intake_ids: list[int], deferrals: int = 0) -> Chunk
 
 
 def _post_each(db: Database, intake_ids: list[int], posted: ChunkPosted) -> None:
-    catalogue = Catalogue()  # each product read once for the chunk
+    catalogue = Catalogue()  # the chunk's products, read at once
+    db.read(lambda session: catalogue.read_ahead(session.connection(), intake_ids))
     for intake_id in intake_ids:
         try:
             decision = post_request(db, intake_id, catalogue)

@@ -2,9 +2,9 @@
 `db.transaction(work)` (commit on return, roll back on raise) or `db.read(work)` (nothing written).
 
 The one retry policy for a transient fault (deadlock, serialization failure, lost connection, the
-server's own trouble): `transaction` tries the work again at once, ATTEMPTS times in all, a few tens
-of milliseconds apart (a deadlock victim usually passes on its second try); after that it raises
-TransientError and gives up. Nothing else retries in process: a task turns TransientError into a
+server's own trouble): `transaction` and `read` try the work again at once, ATTEMPTS times in all, a
+few tens of milliseconds apart (a deadlock victim usually passes on its second try); after that they
+raise TransientError and give up. Nothing else retries in process: a task turns TransientError into a
 Celery retry with backoff (tasks/, `autoretry_for`), and a front-end reports it.
 """
 
@@ -45,30 +45,43 @@ class Database:
 
     def transaction(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction; a transient fault is tried again, then TransientError."""
-        for attempt in range(1, ATTEMPTS + 1):
-            try:
-                with self.sessions.begin() as session:
-                    return work(session)
-            except DBAPIError as exc:
-                if not is_transient(exc):
-                    raise
-                log.warning("transient database error (attempt %d/%d): %s", attempt, ATTEMPTS, exc.orig)
-                if attempt == ATTEMPTS:
-                    raise TransientError(str(exc.orig)) from exc
-                time.sleep(0.05 * attempt * random.uniform(0.5, 1.5))
-        raise AssertionError("unreachable")
+
+        def attempt() -> T:
+            with self.sessions.begin() as session:
+                return work(session)
+
+        return _trying_again(attempt)
 
     def read(self, work: Callable[[Session], T], *, snapshot: bool = False) -> T:
-        """Run `work` on a session that writes nothing. With `snapshot`, every statement of it sees
-        the same moment (REPEATABLE READ): figures compared with each other, such as a batch's
-        reconciliation while workers post, never come from two different moments."""
-        with self.sessions() as session:
-            if snapshot:
-                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            return work(session)
+        """Run `work` on a session that writes nothing (a transient fault is tried again, as for a
+        transaction). With `snapshot`, every statement of it sees the same moment (REPEATABLE READ):
+        figures compared with each other, such as a batch's reconciliation while workers post, never
+        come from two different moments."""
+
+        def attempt() -> T:
+            with self.sessions() as session:
+                if snapshot:
+                    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+                return work(session)
+
+        return _trying_again(attempt)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _trying_again(attempt: Callable[[], T]) -> T:
+    for n in range(1, ATTEMPTS + 1):
+        try:
+            return attempt()
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("transient database error (attempt %d/%d): %s", n, ATTEMPTS, exc.orig)
+            if n == ATTEMPTS:
+                raise TransientError(str(exc.orig)) from exc
+            time.sleep(0.05 * n * random.uniform(0.5, 1.5))
+    raise AssertionError("unreachable")
 
 
 def is_transient(exc: BaseException) -> bool:

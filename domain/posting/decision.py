@@ -26,7 +26,7 @@ from domain.errors import InternalError, NotFound, OriginalStillPending, Rejecte
 from domain.posting.catalogue import Catalogue
 from domain.posting.pricing import check_terms
 from domain.posting.request import request_from
-from domain.posting.sale import PostingOutlet, known_parties, write_sale
+from domain.posting.sale import POSTED_MESSAGE, PostingOutlet, known_parties, write_sale
 from domain.tables import Company, Customer, Outlet, Sale, SaleRequestRow, User
 from domain.vocabulary import Outcome
 
@@ -75,8 +75,7 @@ def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue)
         _record(conn, intake_id, outcome, sale_id=row.existing_sale_id, company_id=outlet.company_id, **recorded)
         return Decision(intake_id, outcome, row.existing_sale_id)
     check_terms(request, row.currency, row.prices_include_gst)
-    sale_id = write_sale(conn, outlet, request, fingerprint, parties, catalogue)
-    _record(conn, intake_id, Outcome.POSTED, sale_id=sale_id, company_id=outlet.company_id)
+    sale_id = write_sale(conn, outlet, request, fingerprint, parties, catalogue, intake_id)  # and records POSTED
     return Decision(intake_id, Outcome.POSTED, sale_id, newly_posted=True)
 
 
@@ -140,7 +139,7 @@ def _rejection_values(rejection: Rejected, line_no: int | None) -> dict[str, Any
 
 
 _MESSAGES = {
-    Outcome.POSTED: "posted",
+    Outcome.POSTED: POSTED_MESSAGE,
     Outcome.DUPLICATE: "already posted with the same content; nothing new recorded",
     Outcome.CONFLICT: "this request_id was already posted with different content; nothing new recorded",
 }

@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, Text, cast, func, insert, literal, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Connection, insert, text
 
 from domain.errors import InsufficientStock, Rejected, Shortfall, UnknownCashier, UnknownCustomer
 from domain.posting.catalogue import Catalogue
@@ -18,9 +17,9 @@ from domain.posting.pricing import PricedSale, price_sale
 from domain.posting.refunds import refunds_for
 from domain.posting.request import Channel, Kind, SaleRequest
 from domain.posting.returns import original_of
-from domain.posting.stock import move_stock
-from domain.tables import Sale, StockDiscrepancy, core_table, sale_number
-from domain.vocabulary import FollowUpKind
+from domain.posting.stock import MovementKind, stock_moves
+from domain.tables import StockDiscrepancy, core_table, sale_number
+from domain.vocabulary import FollowUpKind, Outcome
 
 FOLLOW_UPS = tuple(FollowUpKind)  # every sale gets one outbox row of each kind
 
@@ -79,8 +78,10 @@ def write_sale(
     fingerprint: str,
     parties: Parties,
     catalogue: Catalogue,
+    intake_id: int,
 ) -> int:
-    """Write the sale; raise Rejected before the first write, RejectedAfterWriting after it."""
+    """Write the sale and record its request POSTED; raise Rejected before the first write,
+    RejectedAfterWriting after it, PostedMeanwhile when the sale key was taken meanwhile."""
     products = catalogue.products(conn, outlet.company_id, {line.sku for line in request.lines})
     refunds, refund_limit = None, None
     if request.kind is Kind.RETURN and request.original_request_id:
@@ -89,30 +90,77 @@ def write_sale(
         parties = Parties(parties.cashier_id, original.customer_id, original.id, parties.batch_id)
         refunds, refund_limit = refunds_for(request.lines, original.sold), original.left_to_refund
     priced = price_sale(request, products, outlet.prices_include_gst, refunds, refund_limit)
-    sale_id = _insert_header(conn, outlet, request, priced, fingerprint, parties)
-    conn.execute(SALE_BODY, _body(sale_id, priced))
+    changes = _stock_changes(request, priced)
+    values = _header(outlet, request, priced, fingerprint, parties) | _body(priced) | changes.params(intake_id)
+    rows = conn.execute(WRITE_SALE, values).all()
+    if not rows:
+        raise PostedMeanwhile
+    sale_id: int = rows[0].sale_id
+    after = {row.product_id: row.on_hand for row in rows if row.product_id is not None}
     try:
-        _apply_stock(conn, outlet, request, priced, sale_id)
+        _check_stock(conn, outlet, request, changes, after, sale_id)
     except Rejected as rejection:
         raise RejectedAfterWriting(rejection) from None
     return sale_id
 
 
-def _insert_header(
-    conn: Connection,
-    outlet: PostingOutlet,
-    request: SaleRequest,
-    priced: PricedSale,
-    fingerprint: str,
-    parties: Parties,
-) -> int:
-    """The sale header. The sale key (company, request_id) is claimed here: if a submission of the
-    same request_id committed meanwhile, this one starts over and finds it."""
+POSTED_MESSAGE = "posted"
+
+# The whole sale in one round trip: the header (claiming the sale key (company, request_id): a
+# submission of the same request_id that committed meanwhile leaves `sale` empty, and nothing else
+# is written), its lines, tenders, follow-up outbox rows, stock movements and on hand (locked in
+# product-id order, after the sale key: decision.py's lock order), and its request recorded POSTED.
+# Arrays carry the rows (one element a row). Every CTE that writes reads `sale`, so it runs first.
+# The sale number is zero-padded to 8 digits and never cut: lpad() truncates a longer string, so past
+# 99,999,999 it is padded to its own length (an 80-character transaction number holds a 50-character
+# outlet code, a dash and a BIGINT's 19 digits).
+WRITE_SALE = text(f"""
+    WITH sale AS (
+        INSERT INTO sales (company_id, request_id, fingerprint, transaction_number, kind, original_sale_id,
+                           outlet_id, channel, occurred_at, cashier_id, customer_id, batch_id, notes,
+                           subtotal, tax, rounding_adjustment, total, tendered, change_due)
+        SELECT :company_id, :request_id, :fingerprint,
+               CAST(:outlet_code AS text) || '-' || lpad(drawn.n, greatest(8, length(drawn.n)), '0'),
+               :kind, :original_sale_id, :outlet_id, :channel, :occurred_at, :cashier_id, :customer_id,
+               :batch_id, :notes, :subtotal, :tax, :rounding_adjustment, :total, :tendered, :change_due
+        FROM (SELECT CAST(nextval('{sale_number.name}') AS text) AS n) AS drawn
+        ON CONFLICT (company_id, request_id) DO NOTHING
+        RETURNING id
+    ), lines AS (
+        INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
+                                amount, gst_rate, tax)
+        SELECT sale.id, line.* FROM sale, unnest(
+            CAST(:line_nos AS integer[]), CAST(:product_ids AS integer[]), CAST(:skus AS text[]),
+            CAST(:descriptions AS text[]), CAST(:quantities AS numeric[]), CAST(:unit_prices AS numeric[]),
+            CAST(:discounts AS numeric[]), CAST(:amounts AS numeric[]), CAST(:gst_rates AS numeric[]),
+            CAST(:taxes AS numeric[])) AS line
+    ), tenders AS (
+        INSERT INTO tenders (sale_id, method, amount, reference)
+        SELECT sale.id, tender.* FROM sale, unnest(
+            CAST(:methods AS text[]), CAST(:tender_amounts AS numeric[]), CAST(:references AS text[])) AS tender
+    ), outbox AS (
+        INSERT INTO follow_ups (sale_id, kind) SELECT sale.id, unnest(CAST(:follow_ups AS text[])) FROM sale
+    ), changes AS (
+        SELECT change.product_id, change.quantity FROM sale, unnest(
+            CAST(:stock_product_ids AS integer[]), CAST(:stock_quantities AS numeric[])) AS change(product_id, quantity)
+    ), {stock_moves("(SELECT id FROM sale)")}, recorded AS (
+        UPDATE sale_requests AS request
+        SET outcome = '{Outcome.POSTED}', message = '{POSTED_MESSAGE}', processed_at = now(),
+            attempts = request.attempts + 1, sale_id = sale.id, company_id = :company_id
+        FROM sale WHERE request.id = :intake_id
+    )
+    SELECT sale.id AS sale_id, levels.product_id, levels.on_hand FROM sale LEFT JOIN levels ON true
+""")
+
+
+def _header(
+    outlet: PostingOutlet, request: SaleRequest, priced: PricedSale, fingerprint: str, parties: Parties
+) -> dict[str, Any]:
     values: dict[str, Any] = {
         "company_id": outlet.company_id,
         "request_id": request.request_id,
         "fingerprint": fingerprint,
-        "transaction_number": literal(f"{outlet.code}-").concat(_eight_digits_or_more()),
+        "outlet_code": outlet.code,
         "kind": request.kind.value,
         "original_sale_id": parties.original_id,
         "outlet_id": outlet.id,
@@ -125,21 +173,12 @@ def _insert_header(
     }
     for total in ("subtotal", "tax", "rounding_adjustment", "total", "tendered", "change_due"):
         values[total] = getattr(priced, total)
-    sale_id: int | None = conn.execute(
-        pg_insert(core_table(Sale))
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["company_id", "request_id"])
-        .returning(core_table(Sale).c.id)
-    ).scalar_one_or_none()
-    if sale_id is None:
-        raise PostedMeanwhile
-    return sale_id
+    return values
 
 
-def _body(sale_id: int, priced: PricedSale) -> dict[str, Any]:
+def _body(priced: PricedSale) -> dict[str, Any]:
     lines, tenders = priced.lines, priced.tenders
     return {
-        "sale_id": sale_id,
         "line_nos": [line.line_no for line in lines],
         "product_ids": [line.product.id for line in lines],
         "skus": [line.product.sku for line in lines],
@@ -157,51 +196,52 @@ def _body(sale_id: int, priced: PricedSale) -> dict[str, Any]:
     }
 
 
-def _eight_digits_or_more() -> Any:
-    """The next sale number, zero-padded to 8 digits and never cut: lpad() truncates a longer string,
-    so past 99,999,999 it is padded to its own length (a BIGINT has at most 19 digits; an 80-character
-    transaction number holds a 50-character outlet code, a dash and all of them)."""
-    drawn = select(cast(sale_number.next_value(), Text).label("n")).subquery("drawn")
-    return select(func.lpad(drawn.c.n, func.greatest(8, func.length(drawn.c.n)), "0")).scalar_subquery()
+@dataclass(frozen=True)
+class StockChanges:
+    """What a sale does to on hand, by product id (tracked products only; negative takes stock)."""
+
+    kind: str
+    by_product: dict[int, Decimal]
+    skus: dict[int, str]
+
+    def params(self, intake_id: int) -> dict[str, Any]:
+        ordered = sorted((pid, qty) for pid, qty in self.by_product.items() if qty != 0)
+        return {
+            "intake_id": intake_id,
+            "movement_kind": self.kind,
+            "stock_product_ids": [pid for pid, _ in ordered],
+            "stock_quantities": [qty for _, qty in ordered],
+        }
 
 
-# A sale's lines, tenders and follow-up outbox rows, in one round trip (arrays, one element a row).
-SALE_BODY = text("""
-    WITH lines AS (
-        INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
-                                amount, gst_rate, tax)
-        SELECT :sale_id, * FROM unnest(
-            CAST(:line_nos AS integer[]), CAST(:product_ids AS integer[]), CAST(:skus AS text[]),
-            CAST(:descriptions AS text[]), CAST(:quantities AS numeric[]), CAST(:unit_prices AS numeric[]),
-            CAST(:discounts AS numeric[]), CAST(:amounts AS numeric[]), CAST(:gst_rates AS numeric[]),
-            CAST(:taxes AS numeric[]))
-    ), tenders AS (
-        INSERT INTO tenders (sale_id, method, amount, reference)
-        SELECT :sale_id, * FROM unnest(
-            CAST(:methods AS text[]), CAST(:tender_amounts AS numeric[]), CAST(:references AS text[]))
-    )
-    INSERT INTO follow_ups (sale_id, kind) SELECT :sale_id, unnest(CAST(:follow_ups AS text[]))
-""")
-
-
-def _apply_stock(
-    conn: Connection, outlet: PostingOutlet, request: SaleRequest, priced: PricedSale, sale_id: int
-) -> None:
+def _stock_changes(request: SaleRequest, priced: PricedSale) -> StockChanges:
     changes: dict[int, Decimal] = defaultdict(Decimal)
     skus: dict[int, str] = {}
     for line in priced.lines:
         if line.product.track_inventory:
             changes[line.product.id] -= line.quantity  # quantity is negative on a return
             skus[line.product.id] = line.product.sku
-    kind = "RETURN" if request.kind is Kind.RETURN else "SALE"
-    after = move_stock(conn, outlet.id, changes, kind, sale_id)
-    below = {pid: on_hand for pid, on_hand in sorted(after.items()) if on_hand < 0 and changes[pid] < 0}
+    kind = MovementKind.RETURN if request.kind is Kind.RETURN else MovementKind.SALE
+    return StockChanges(kind, dict(changes), skus)
+
+
+def _check_stock(
+    conn: Connection,
+    outlet: PostingOutlet,
+    request: SaleRequest,
+    changes: StockChanges,
+    after: dict[int, Decimal],
+    sale_id: int,
+) -> None:
+    """Stock taken below zero: rejected under the REJECT policy, else recorded as a discrepancy."""
+    taken = changes.by_product
+    below = {pid: on_hand for pid, on_hand in sorted(after.items()) if on_hand < 0 and taken[pid] < 0}
     if not below:
         return
     policy = outlet.oversell_web if request.channel is Channel.WEB else outlet.oversell_pos
     if policy == "REJECT":
         raise InsufficientStock(
-            [Shortfall(skus[pid], on_hand - changes[pid], -changes[pid]) for pid, on_hand in below.items()]
+            [Shortfall(changes.skus[pid], on_hand - taken[pid], -taken[pid]) for pid, on_hand in below.items()]
         )
     conn.execute(
         insert(core_table(StockDiscrepancy)),

@@ -24,20 +24,30 @@ class MovementKind(StrEnum):
     ADJUSTMENT = "ADJUSTMENT"
 
 
-# One round trip: record the movements and apply them to on hand, creating a stock row on first
-# use. The upsert locks the rows it touches in the order it meets them: ORDER BY product id.
-MOVE_STOCK = text("""
+def stock_moves(sale_id: str) -> str:
+    """The SQL that records a `changes (product_id, quantity)` CTE's movements and applies them to on
+    hand (creating a stock row on first use), as two CTEs, `movements` and `levels` (RETURNING
+    product_id, on_hand). The upsert locks the rows it touches in the order it meets them: ORDER BY
+    product id. `sale_id` is the SQL of the sale the movements belong to (NULL for none)."""
+    return f"""
+    movements AS (
+        INSERT INTO stock_movements (outlet_id, product_id, kind, quantity, sale_id)
+        SELECT :outlet_id, product_id, :movement_kind, quantity, {sale_id} FROM changes
+    ), levels AS (
+        INSERT INTO stock_levels AS level (outlet_id, product_id, on_hand)
+        SELECT :outlet_id, product_id, quantity FROM changes ORDER BY product_id
+        ON CONFLICT (outlet_id, product_id) DO UPDATE SET on_hand = level.on_hand + EXCLUDED.on_hand
+        RETURNING product_id, on_hand
+    )"""
+
+
+# One round trip: record the movements and apply them to on hand.
+MOVE_STOCK = text(f"""
     WITH changes AS (
         SELECT product_id, quantity
         FROM unnest(CAST(:product_ids AS integer[]), CAST(:quantities AS numeric[])) AS c(product_id, quantity)
-    ), movements AS (
-        INSERT INTO stock_movements (outlet_id, product_id, kind, quantity, sale_id)
-        SELECT :outlet_id, product_id, :kind, quantity, :sale_id FROM changes
-    )
-    INSERT INTO stock_levels AS level (outlet_id, product_id, on_hand)
-    SELECT :outlet_id, product_id, quantity FROM changes ORDER BY product_id
-    ON CONFLICT (outlet_id, product_id) DO UPDATE SET on_hand = level.on_hand + EXCLUDED.on_hand
-    RETURNING product_id, on_hand
+    ), {stock_moves("CAST(:sale_id AS bigint)")}
+    SELECT product_id, on_hand FROM levels
 """)
 
 
@@ -57,7 +67,7 @@ def move_stock(
         return {}
     params = {
         "outlet_id": outlet_id,
-        "kind": kind,
+        "movement_kind": kind,
         "sale_id": sale_id,
         "product_ids": [pid for pid, _ in ordered],
         "quantities": [qty for _, qty in ordered],
