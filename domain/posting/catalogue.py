@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import ColumnElement, Connection, Row, case, func, select
 from sqlalchemy.orm import Session
 
 from domain.posting.pricing import ProductInfo
 from domain.tables import Product
+from domain.vocabulary import GstCategory
+
+
+def effective_gst_category() -> ColumnElement[str]:
+    """A product's GST category; one that never named it has the default of its rate
+    (domain.vocabulary.default_gst_category)."""
+    by_rate = case((Product.gst_rate > 0, GstCategory.STANDARD.value), else_=GstCategory.ZERO_RATED.value)
+    return func.coalesce(Product.gst_category, by_rate)
+
 
 PRODUCT_COLUMNS = (
     Product.id,
@@ -19,6 +28,7 @@ PRODUCT_COLUMNS = (
     Product.price,
     Product.gst_rate,
     Product.track_inventory,
+    effective_gst_category().label("gst_category"),
 )
 
 
@@ -26,7 +36,7 @@ def product_rows(
     conn: Connection | Session, company_ids: Collection[int], skus: Collection[str] | None = None
 ) -> list[Row[Any]]:
     """The products of these companies (of these SKUs only, when given): id, company_id, sku, name,
-    price, gst_rate, track_inventory."""
+    price, gst_rate, track_inventory, gst_category."""
     query = select(*PRODUCT_COLUMNS).where(Product.company_id.in_(company_ids))
     if skus is not None:
         query = query.where(Product.sku.in_(skus))
@@ -47,6 +57,8 @@ class Catalogue:
         missing = {sku for sku in skus if (company_id, sku) not in self._known}
         if missing:
             for row in product_rows(conn, [company_id], missing):
-                info = ProductInfo(row.id, row.sku, row.name, row.price, row.gst_rate, row.track_inventory)
+                info = ProductInfo(
+                    row.id, row.sku, row.name, row.price, row.gst_rate, row.track_inventory, row.gst_category
+                )
                 self._known[(company_id, info.sku)] = info
         return {sku: self._known[(company_id, sku)] for sku in skus if (company_id, sku) in self._known}

@@ -150,6 +150,7 @@ def _body(sale_id: int, priced: PricedSale) -> dict[str, Any]:
         "amounts": [line.amount for line in lines],
         "gst_rates": [line.gst_rate for line in lines],
         "taxes": [line.tax for line in lines],
+        "gst_categories": [line.product.gst_category for line in lines],
         "methods": [t.method for t in tenders],
         "tender_amounts": [t.amount for t in tenders],
         "references": [t.reference for t in tenders],
@@ -169,12 +170,12 @@ def _eight_digits_or_more() -> Any:
 SALE_BODY = text("""
     WITH lines AS (
         INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
-                                amount, gst_rate, tax)
+                                amount, gst_rate, tax, gst_category)
         SELECT :sale_id, * FROM unnest(
             CAST(:line_nos AS integer[]), CAST(:product_ids AS integer[]), CAST(:skus AS text[]),
             CAST(:descriptions AS text[]), CAST(:quantities AS numeric[]), CAST(:unit_prices AS numeric[]),
             CAST(:discounts AS numeric[]), CAST(:amounts AS numeric[]), CAST(:gst_rates AS numeric[]),
-            CAST(:taxes AS numeric[]))
+            CAST(:taxes AS numeric[]), CAST(:gst_categories AS text[]))
     ), tenders AS (
         INSERT INTO tenders (sale_id, method, amount, reference)
         SELECT :sale_id, * FROM unnest(
