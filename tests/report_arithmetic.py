@@ -71,11 +71,15 @@ class Ledger:
     def tax_of(self, amount: Decimal, rate: Decimal) -> Decimal:
         return r2(amount * rate / ((100 + rate) if self.included else 100))
 
-    def due(self, request: dict[str, Any]) -> tuple[Decimal, bool, list[Line]]:
-        """(unsigned amount due after cash rounding, all cash?, lines) of a request."""
+    def due(self, request: dict[str, Any], commit: bool = False) -> tuple[Decimal, bool, list[Line]]:
+        """(unsigned amount due after cash rounding, all cash?, lines) of a request; with `commit`,
+        what its lines give back counts against its sale from now on."""
         kind = request.get("kind", "sale")
         original = self.posted.get(request.get("original_request_id") or "")
-        lines = [self._line(kind, line, original) for line in request["lines"]]
+        returned = {key: list(back) for key, back in self.returned.items()}
+        lines = [self._line(kind, line, original, returned) for line in request["lines"]]
+        if commit:
+            self.returned = returned
         subtotal = sum((x.amount for x in lines), ZERO)
         before = subtotal if self.included else subtotal + sum((x.tax for x in lines), ZERO)
         all_cash = all(t["method"] == "CASH" for t in request["tenders"])
@@ -90,7 +94,7 @@ class Ledger:
         return r2(due), all_cash, lines
 
     def post(self, request: dict[str, Any]) -> Posted:
-        due, _, lines = self.due(request)
+        due, _, lines = self.due(request, commit=True)
         kind = request.get("kind", "sale")
         sign = Decimal(-1) if kind == "return" else Decimal(1)
         subtotal = sum((x.amount for x in lines), ZERO)
@@ -119,10 +123,10 @@ class Ledger:
         self.posted[posted.request_id] = posted
         return posted
 
-    def _line(self, kind: str, line: dict[str, Any], original: Posted | None) -> Line:
+    def _line(self, kind: str, line: dict[str, Any], original: Posted | None, returned: dict[Any, Any]) -> Line:
         sku, qty = line["sku"], Decimal(line["quantity"])
         if kind == "return" and original is not None:
-            return self._refund(original, sku, qty)
+            return self._refund(original, sku, qty, returned)
         item = self.items[sku]
         price = Decimal(line["unit_price"]) if line.get("unit_price") not in (None, "") else item.price
         discount = Decimal(line.get("discount") or "0")
@@ -130,11 +134,11 @@ class Ledger:
         gross = r2(qty * price) if kind == "sale" else ZERO
         return Line(sku, item.rate, item.category, gross, amount, self.tax_of(amount, item.rate))
 
-    def _refund(self, original: Posted, sku: str, qty: Decimal) -> Line:
+    def _refund(self, original: Posted, sku: str, qty: Decimal, returned: dict[Any, Any]) -> Line:
         sold = [x for x in original.lines if x.sku == sku]
         sold_qty = original.quantities[sku]
         paid, tax = sum((x.amount for x in sold), ZERO), sum((x.tax for x in sold), ZERO)
-        back = self.returned.setdefault((original.request_id, sku), [ZERO, ZERO, ZERO])
+        back = returned.setdefault((original.request_id, sku), [ZERO, ZERO, ZERO])
         back[0] += qty
         amount = min(max(r2(paid * back[0] / sold_qty) - back[1], ZERO), paid - back[1])
         refund_tax = min(max(r2(tax * back[0] / sold_qty) - back[2], ZERO), tax - back[2])
