@@ -193,7 +193,8 @@ def day_figures(ledger: Ledger, outlet: str, day: date, cashier: str | None = No
         "change_given": money(change),
         "expected_cash": money(tenders.get("CASH", ZERO) - change),
         "by_gst_rate": [
-            {"rate": str(rate), "base": money(v[0]), "tax": money(v[1])} for rate, v in sorted(by_rate.items())
+            {"rate": str(rate.quantize(CENT)), "base": money(v[0]), "tax": money(v[1])}
+            for rate, v in sorted(by_rate.items())
         ],
     }
 
