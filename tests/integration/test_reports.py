@@ -285,3 +285,22 @@ def test_an_unknown_outlet_company_or_cashier_is_not_found(sessions):
     ):
         with pytest.raises(NotFound):
             call()
+
+
+def test_gst_category_is_imported_defaulted_by_rate_exported_and_an_unknown_one_names_its_row(sessions):
+    from domain.errors import ImportFailed
+    from services.lookups import export_master_data
+
+    with sessions.begin() as s:
+        make_shop(s, products={})
+    header = "company,sku,name,price,gst_rate,cost,track_inventory,reorder_point,reorder_target,supplier,gst_category\n"
+    rows = "ACME,A,A,1.00,9,,true,,,,\nACME,B,B,1.00,0,,true,,,,\nACME,C,C,1.00,0,,true,,,,Exempt\n"
+    import_rows(sessions, "products", io.StringIO(header + rows))
+    out = io.StringIO()
+    export_master_data(sessions, "products", out)
+    assert [line.rsplit(",", 1)[1] for line in out.getvalue().splitlines()[1:]] == ["standard", "zero_rated", "exempt"]
+    with pytest.raises(ImportFailed) as failed:
+        import_rows(sessions, "products", io.StringIO(header + "ACME,D,D,1.00,9,,true,,,,luxury\n"))
+    assert failed.value.problems == [
+        (2, "gst_category: must be one of standard, zero_rated, exempt, out_of_scope ('luxury')")
+    ]
