@@ -215,3 +215,29 @@ def describe(exc: BaseException) -> str:
     lines = str(cause).strip().splitlines()
     text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
     return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+
+
+@dataclass
+class InvalidArgument(TillpostError):
+    """A value given to a report or a cash count cannot be used: `field` names it, `reason` says why."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+@dataclass
+class ZReportRefused(TillpostError):
+    """A Z report cannot be issued while requests of its outlet and day are still PENDING."""
+
+    outlet: str
+    day: str
+    pending: int
+
+    def __str__(self) -> str:
+        return (
+            f"Z report of {self.outlet} for {self.day} refused: {self.pending} request(s) of that outlet and day "
+            "are still PENDING (let the workers post them, then issue it)"
+        )

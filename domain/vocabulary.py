@@ -71,6 +71,21 @@ class BatchState(StrEnum):
 SETTLED = (BatchState.DONE, BatchState.ATTENTION)
 
 
+class GstCategory(StrEnum):
+    """How IRAS's GST F5 counts a supply: standard-rated (Box 1), zero-rated (Box 2), exempt (Box 3),
+    or out of scope (in no box). A product's, stored on each sale line at posting like the rate."""
+
+    STANDARD = "standard"
+    ZERO_RATED = "zero_rated"
+    EXEMPT = "exempt"
+    OUT_OF_SCOPE = "out_of_scope"
+
+
+def default_gst_category(rate: object) -> GstCategory:
+    """A product whose category is not given: standard when it charges GST, zero-rated when not."""
+    return GstCategory.STANDARD if rate is not None and rate != 0 else GstCategory.ZERO_RATED
+
+
 def one_of(column: str, words: type[StrEnum]) -> str:
     """A CHECK constraint's text: `column IN ('A', 'B', ...)`, in the enum's order."""
     return f"{column} IN ({', '.join(repr(str(w)) for w in words)})"

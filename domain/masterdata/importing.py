@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from domain.errors import ImportFailed
 from domain.masterdata.fields import Fields, Problem, Record, read_records
 from domain.masterdata.rows import SPECS, Kind, Row, load_refs
+from domain.posting.catalogue import effective_gst_category
 from domain.posting.stock import MovementKind, move_stock
 from domain.tables import Base, Company, Customer, Outlet, Product, StockLevel, Supplier, User
 
@@ -208,6 +209,7 @@ _EXPORTS: dict[str, Executable] = {
         Product.reorder_point,
         Product.reorder_target,
         Supplier.name,
+        effective_gst_category(),
     )
     .join(Company, Company.id == Product.company_id)
     .outerjoin(Supplier, Supplier.id == Product.supplier_id)

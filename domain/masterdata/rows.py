@@ -19,6 +19,7 @@ from domain.masterdata.fields import Fields, Record
 from domain.posting.catalogue import product_rows
 from domain.posting.request import MAX_UNIT_PRICE
 from domain.tables import PRICE, QTY, RATE, Base, Company, Customer, Outlet, Product, StockLevel, Supplier, User
+from domain.vocabulary import GstCategory, default_gst_category
 
 Row = dict[str, Any]
 
@@ -143,6 +144,7 @@ def _product(f: Fields, refs: Refs) -> Row:
         "reorder_target": f.decimal("reorder_target", QTY, most=MAX_STOCK),
         "supplier": f.text("supplier", _length(Supplier, "name"), required=False) or None,
     }
+    row["gst_category"] = _gst_category(f, row["gst_rate"])
     point, target = row["reorder_point"], row["reorder_target"]
     if point is not None and target is not None and target < point:
         f.fail("reorder_target", f"is below reorder_point ({target} < {point})")
@@ -154,6 +156,16 @@ def _gst_rate(f: Fields) -> Decimal | None:
     if rate is not None and rate >= 100:
         f.fail("gst_rate", f"must be below 100 ({rate})")
     return Decimal("9.00") if rate is None and not f.cells["gst_rate"] else rate
+
+
+def _gst_category(f: Fields, rate: Decimal | None) -> str:
+    """The cell, or when blank (or the column absent) the default for the row's rate."""
+    raw = f.text("gst_category", None, required=False).lower()
+    if not raw:
+        return default_gst_category(rate).value
+    if raw not in set(GstCategory):
+        f.fail("gst_category", f"must be one of {', '.join(GstCategory)} ({raw!r})")
+    return raw
 
 
 def _customer(f: Fields, refs: Refs) -> Row:
@@ -221,10 +233,12 @@ SPECS = {
                 "reorder_point",
                 "reorder_target",
                 "supplier",
+                "gst_category",
             ),
             ("company_id", "sku"),
             "sku",
             _product,
+            optional=("gst_category",),
         ),
         Kind(
             "customers",

@@ -33,6 +33,7 @@ class ProductInfo:
     price: Decimal
     gst_rate: Decimal
     track_inventory: bool
+    gst_category: str = "standard"  # GST F5's box (domain.vocabulary.GstCategory), stored on each line
 
 
 @dataclass(frozen=True)

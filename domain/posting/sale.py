@@ -128,12 +128,12 @@ WRITE_SALE = text(f"""
         RETURNING id
     ), lines AS (
         INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
-                                amount, gst_rate, tax)
+                                amount, gst_rate, tax, gst_category)
         SELECT sale.id, line.* FROM sale, unnest(
             CAST(:line_nos AS integer[]), CAST(:product_ids AS integer[]), CAST(:skus AS text[]),
             CAST(:descriptions AS text[]), CAST(:quantities AS numeric[]), CAST(:unit_prices AS numeric[]),
             CAST(:discounts AS numeric[]), CAST(:amounts AS numeric[]), CAST(:gst_rates AS numeric[]),
-            CAST(:taxes AS numeric[])) AS line
+            CAST(:taxes AS numeric[]), CAST(:gst_categories AS text[])) AS line
     ), tenders AS (
         INSERT INTO tenders (sale_id, method, amount, reference)
         SELECT sale.id, tender.* FROM sale, unnest(
@@ -189,6 +189,7 @@ def _body(priced: PricedSale) -> dict[str, Any]:
         "amounts": [line.amount for line in lines],
         "gst_rates": [line.gst_rate for line in lines],
         "taxes": [line.tax for line in lines],
+        "gst_categories": [line.product.gst_category for line in lines],
         "methods": [t.method for t in tenders],
         "tender_amounts": [t.amount for t in tenders],
         "references": [t.reference for t in tenders],

@@ -13,12 +13,14 @@ Returns are stored signed (negative quantities and amounts), so a plain SUM nets
 | intake | batches, sale_requests, heartbeats |
 | followups | follow_ups, loyalty_entries, reorder_suggestions, receipts |
 | web | web_deliveries (webhook deliveries kept for audit) |
+| reports | z_reports (issued, immutable), cash_counts |
 """
 
 from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, core_table, defaults_to_now
 from domain.tables.followups import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion
 from domain.tables.intake import Batch, Heartbeat, SaleRequestRow
 from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplier, User
+from domain.tables.reports import CashCount, ZReport
 from domain.tables.sales import Sale, SaleLine, Tender, sale_number
 from domain.tables.stock import StockDiscrepancy, StockLevel, StockMovement
 from domain.tables.web import WebDelivery
@@ -31,6 +33,7 @@ __all__ = [
     "RATE",
     "Base",
     "Batch",
+    "CashCount",
     "Company",
     "Customer",
     "FollowUp",
@@ -50,6 +53,7 @@ __all__ = [
     "Tender",
     "User",
     "WebDelivery",
+    "ZReport",
     "core_table",
     "defaults_to_now",
     "sale_number",

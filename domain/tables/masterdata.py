@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.tables.base import MONEY, PRICE, QTY, RATE, Base
+from domain.vocabulary import GstCategory, one_of
 
 
 class Company(Base):
@@ -67,8 +68,12 @@ class Product(Base):
     reorder_point: Mapped[Decimal | None] = mapped_column(QTY)
     reorder_target: Mapped[Decimal | None] = mapped_column(QTY)
     supplier_id: Mapped[int | None] = mapped_column(ForeignKey("suppliers.id"))
+    # NULL: the default for its rate (domain.vocabulary.default_gst_category), so a rate changed later
+    # moves a product that never named its category along with it.
+    gst_category: Mapped[str | None] = mapped_column(String(12))
     __table_args__ = (
         UniqueConstraint("company_id", "sku"),
+        CheckConstraint(f"gst_category IS NULL OR {one_of('gst_category', GstCategory)}", name="gst_category"),
         CheckConstraint("price >= 0", name="price_not_negative"),
         CheckConstraint("cost IS NULL OR cost >= 0", name="cost_not_negative"),
         CheckConstraint("gst_rate >= 0 AND gst_rate < 100", name="gst_rate_range"),

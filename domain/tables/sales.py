@@ -11,6 +11,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     Sequence,
     String,
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from domain.posting.request import Channel, Kind, TenderMethod
 from domain.tables.base import MONEY, PRICE, QTY, RATE, Base, defaults_to_now
-from domain.vocabulary import one_of
+from domain.vocabulary import GstCategory, one_of
 
 sale_number = Sequence("sale_number_seq", metadata=Base.metadata)
 
@@ -60,6 +61,8 @@ class Sale(Base):
         ),
         CheckConstraint("change_due >= 0", name="change_not_negative"),
         CheckConstraint("tendered - change_due = total", name="tenders_pay_total"),
+        # An outlet's business day (Z and X reports) and a company's period (GST F5) by range.
+        Index("ix_sales_outlet_occurred", "outlet_id", "occurred_at"),
     )
 
 
@@ -77,8 +80,10 @@ class SaleLine(Base):
     amount: Mapped[Decimal] = mapped_column(MONEY)
     gst_rate: Mapped[Decimal] = mapped_column(RATE)
     tax: Mapped[Decimal] = mapped_column(MONEY)
+    gst_category: Mapped[str] = mapped_column(String(12))  # the product's at posting, like the rate
     __table_args__ = (
         UniqueConstraint("sale_id", "line_no"),
+        CheckConstraint(one_of("gst_category", GstCategory), name="gst_category"),
         CheckConstraint("unit_price >= 0 AND discount >= 0 AND gst_rate >= 0", name="not_negative"),
         CheckConstraint("quantity <> 0", name="quantity_not_zero"),
     )

@@ -13,16 +13,16 @@ import sys
 
 import click
 
-from domain.errors import AmbiguousCode, ImportFailed, NotFound
+from domain.errors import AmbiguousCode, ImportFailed, NotFound, ZReportRefused
 from frontends import outages
-from frontends.cli import batches, checks, masterdata, processes, sales, web
+from frontends.cli import batches, checks, masterdata, processes, reports, sales, web
 from frontends.cli.common import BadInput
 from runtime import settings
 from runtime.flower_auth import FlowerAuthError
 
 # The failures a person can act on, and the exit status each ends the command with.
 EXIT_STATUS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
-    (NotFound, 1),
+    ((NotFound, ZReportRefused), 1),
     ((ImportFailed, BadInput, AmbiguousCode, settings.UnsupportedUrl, FlowerAuthError), 2),
     (outages.ServiceUnavailable, 3),
 )
@@ -40,7 +40,7 @@ def tillpost(context: click.Context) -> None:
     context.obj = config  # every command's settings: common.command_settings()
 
 
-for module in (masterdata, sales, batches, checks, processes, web):
+for module in (masterdata, sales, batches, reports, checks, processes, web):
     for command in module.COMMANDS:
         tillpost.add_command(command)
 

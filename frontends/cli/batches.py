@@ -144,4 +144,4 @@ def followups_retry(batch_id: int | None) -> int:
     return 0
 
 
-COMMANDS = (post, batch, report, replay, followups)
+COMMANDS = (post, batch, replay, followups)  # `report` (a batch's requests): `report ID`, in reports.py

@@ -12,7 +12,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 import workers.app  # noqa: F401  (the Celery app, configured by celeryconfig: what tasks.messages sends through)
-from frontends.intake import refusals, sales, webhooks
+from frontends.intake import refusals, reports, sales, webhooks
 from runtime import settings
 from services import lookups
 from services.unit_of_work import connect
@@ -29,6 +29,7 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     refusals.install(app)
     app.include_router(sales.router)
     app.include_router(webhooks.router)
+    app.include_router(reports.router)
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
