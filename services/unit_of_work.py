@@ -77,7 +77,9 @@ def _trying_again(attempt: Callable[[], T]) -> T:
         except DBAPIError as exc:
             if not is_transient(exc):
                 raise
-            log.warning("transient database error (attempt %d/%d): %s", n, ATTEMPTS, exc.orig)
+            # INFO: the caller reports the fault if it lasts (a worker logs the retry, a command says
+            # "cannot reach PostgreSQL" once); a passing one is no warning.
+            log.info("transient database error (attempt %d/%d): %s", n, ATTEMPTS, exc.orig)
             if n == ATTEMPTS:
                 raise TransientError(str(exc.orig)) from exc
             time.sleep(0.05 * n * random.uniform(0.5, 1.5))
