@@ -163,7 +163,7 @@ async def accept(platform: Platform, request: Request, background: BackgroundTas
     body = await read_body(request)
     require_signature(platform.secret(config), body, request.headers.get(platform.signature))
     payload = decode_json(body)
-    delivery = _delivery(platform, request, payload, config.web_outlet)
+    delivery = await run_in_threadpool(_delivery, platform, request, payload, config.web_outlet)
     intake_ids = await run_in_threadpool(intake.receive_delivery, request.app.state.db, delivery)
     request_ids = [request_id_of(r) for r in delivery.requests]
     what = f"{platform.name} delivery {delivery.delivery_id or '(no id)'} ({delivery.topic or 'no topic'})"
@@ -180,10 +180,12 @@ def _delivery(platform: Platform, request: Request, payload: Any, outlet: str) -
     topic = request.headers.get(platform.topic, "")[:100]
     try:
         made = platform.adapter(topic, payload, outlet)
-        requests, note = list(made.requests), made.note
     except Exception as exc:  # a signed delivery is never refused: recorded, for a person to look at
         log.error("%s delivery (%s) could not be mapped", platform.name, topic, exc_info=exc)
-        requests, note = [], f"could not be mapped: {type(exc).__name__}"
+        made = web.Delivery([], f"could not be mapped: {type(exc).__name__}")
+    db = request.app.state.db  # a database fault here is the 503 of every other one
+    made = web.with_customer(made, lambda email: intake.customer_by_email(db, outlet, email))
+    requests, note = list(made.requests), made.note
     return intake.WebDeliveryIn(
         platform=platform.name,
         delivery_id=(request.headers.get(platform.delivery_id) or None),

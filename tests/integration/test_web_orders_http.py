@@ -16,8 +16,8 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import TestDatabase
-from tests.intake_support import intake_env, running_intake, shopify_headers, woo_headers
-from tests.integration.test_web_orders import FIXTURES, fixture, usd_shop
+from tests.intake_support import KEY, bearer, intake_env, running_intake, shopify_headers, woo_headers
+from tests.integration.test_web_orders import FIXTURES, consistent_order, fixture, usd_shop, with_customers
 from tests.workers import Worker, redis_client, wait_until
 
 pytestmark = pytest.mark.pipeline
@@ -121,3 +121,23 @@ def test_the_shopify_order_made_consistent_then_its_refund_fixture_is_a_return_o
         ("shopify:450789469", "sale", "632.82"),
         ("shopify:refund:509562970", "return", "-421.88"),
     ]
+
+
+def test_a_paid_order_over_http_earns_loyalty_for_the_customer_with_its_email(sessions, web_intake):
+    # Given a customer whose e-mail is stored with capitals
+    shop = usd_shop(sessions)
+    with_customers(sessions, shop, {"ANN": "Ann.Lee@Example.com"})
+
+    # When a paid order with that e-mail, in other case and with spaces, is delivered
+    reply = deliver(web_intake, "shopify", "orders/paid", consistent_order(email=" ANN.LEE@example.COM "))
+
+    # Then the sale is Ann's and earns her its points: floor(32.16 / 10)
+    assert "customer ANN (by e-mail)" in reply.json()["note"]
+    assert [tuple(r[:3]) for r in settled(sessions, 1)] == [("shopify:5001", "POSTED", None)]
+    document = wait_until(
+        lambda: (d := web_intake.get("/v1/sales/shopify:5001", headers=bearer(KEY)).json())["points_earned"] and d,
+        what="the loyalty follow-up",
+    )
+    assert document["points_earned"] == 3
+    with sessions() as s:
+        assert s.scalar(text("SELECT points FROM customers WHERE code = 'ANN'")) == 3
