@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from domain import queries
 from domain.posting import intake
-from domain.tables import Company, Outlet, WebDelivery
+from domain.tables import Company, Customer, Outlet, WebDelivery
 from services.unit_of_work import Database
 
 
@@ -38,6 +38,25 @@ def company_of_outlet(db: Database, outlet: str) -> str | None:
             select(Company.code).join(Outlet, Outlet.company_id == Company.id).where(Outlet.code == outlet)
         )
     )
+
+
+def customer_by_email(db: Database, outlet: str, email: str) -> str | None:
+    """The code of the one customer of the outlet's company whose e-mail is `email` (trimmed, any
+    case); None when no customer has it, or several do (a web order is then a walk-in, never a guess)."""
+    wanted = email.strip().lower()
+    if not wanted:
+        return None
+
+    def find(session: Session) -> str | None:
+        codes = session.scalars(
+            select(Customer.code)
+            .join(Outlet, Outlet.company_id == Customer.company_id)
+            .where(Outlet.code == outlet, func.lower(func.trim(Customer.email)) == wanted)
+            .limit(2)
+        ).all()
+        return codes[0] if len(codes) == 1 else None
+
+    return db.read(find)
 
 
 @dataclass(frozen=True)

@@ -132,6 +132,9 @@ Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]  # ISO 4217
 # amount-only refund): the worker rejects it as UNMAPPED_REFUND, naming the amount (its tenders).
 # Reserved: no product may be given this SKU.
 UNMAPPED_REFUND_SKU = "UNMAPPED-REFUND"
+# A line of this SKU stands for a web order its adapter could not map (a negative fee, a refund of
+# nothing): the request is INVALID with the reason the adapter wrote in its notes. Reserved too.
+NOT_MAPPED_SKU = "NOT-MAPPED"
 # Fields a request leaves out unless it is a web order; left out, they are not in its fingerprint,
 # so a request posted before they existed is still a DUPLICATE of itself.
 _WEB_FIELDS = ("currency", "prices_include_gst")
@@ -223,6 +226,9 @@ def request_from(data: Any) -> SaleRequest:
     """Validate one already-decoded request (a stored payload): a JSON string is never read as JSON text."""
     if not isinstance(data, dict):
         raise Invalid([FieldError("", "a sale request must be a JSON object")])
+    lines = data.get("lines")
+    if isinstance(lines, list) and any(isinstance(x, dict) and x.get("sku") == NOT_MAPPED_SKU for x in lines):
+        raise Invalid([FieldError("lines", str(data.get("notes") or "the web order could not be mapped"))])
     try:
         return SaleRequest.model_validate(data)
     except ValidationError as exc:

@@ -15,7 +15,7 @@ import click
 
 from frontends.cli.common import BadInput, command_settings, database, json_option, read_file, wait_options
 from frontends.output import emit_json, table
-from frontends.web import Delivery, shopify_delivery, woocommerce_delivery
+from frontends.web import Delivery, shopify_delivery, with_customer, woocommerce_delivery
 
 IMPORTED_COLUMNS = ("request_id", "outcome", "reason", "total", "message")
 
@@ -33,10 +33,16 @@ def web() -> None:
 def import_orders(file: str, platform: str, wait: bool, timeout: float, as_json: bool) -> int:
     """Record every order (and refund) of an exported list once; already recorded ones are skipped."""
     from frontends.ledger import Ledger
+    from services.intake import customer_by_email
 
     outlet = command_settings().web_outlet
-    deliveries = [_deliver(platform, topic, item, outlet) for topic, item in _items(platform, _read(file))]
     ledger = Ledger(database())
+    deliveries = [
+        with_customer(
+            _deliver(platform, topic, item, outlet), lambda email: customer_by_email(ledger.db, outlet, email)
+        )
+        for topic, item in _items(platform, _read(file))
+    ]
     new, known = _new_requests(ledger, [r for d in deliveries for r in d.requests], outlet)
     for delivery in deliveries:
         print(delivery.note, file=sys.stderr)

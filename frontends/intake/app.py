@@ -30,9 +30,15 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
     app.include_router(sales.router)
     app.include_router(webhooks.router)
     app.include_router(reports.router)
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"])
+    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["health"], responses=HEALTH)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+HEALTH: dict[int | str, dict[str, Any]] = {
+    200: {"description": "the database answers", "content": {"application/json": {"example": {"database": "ok"}}}},
+    503: {"description": "the database does not answer (Retry-After)"},
+}
 
 
 def healthz(request: Request) -> JSONResponse:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from domain.errors import FieldError, TransientError
@@ -57,6 +58,43 @@ class Unprocessable(Refused):
 
     def body(self) -> dict[str, Any]:
         return {"detail": [{"loc": ["body", *filter(None, [e.field])], **e.as_dict()} for e in self.errors]}
+
+
+class Refusal(BaseModel):
+    """A refusal's body: what was refused, in plain words."""
+
+    detail: str
+
+
+class FieldProblem(BaseModel):
+    loc: list[str]
+    field: str
+    reason: str
+
+
+class FieldProblems(BaseModel):
+    """A 422's body: each field that failed, and why."""
+
+    detail: list[FieldProblem]
+
+
+_DESCRIBED = {
+    401: "a missing or wrong key or signature",
+    403: "a key bound to another company",
+    404: "never received",
+    409: "the request id is used by several companies (the installation's key)",
+    413: "the body is over 1 MiB",
+    422: "malformed JSON, or a request failing the schema (each field and why)",
+    503: "the database cannot be reached: nothing was recorded, try again (Retry-After)",
+}
+
+
+def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route's refusals, so the spec names every status it answers."""
+    return {
+        status: {"description": _DESCRIBED[status], "model": FieldProblems if status == 422 else Refusal}
+        for status in statuses
+    }
 
 
 def install(app: FastAPI) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from frontends.web import shopify, woocommerce
@@ -25,6 +25,23 @@ class Delivery:
 
     requests: list[dict[str, Any]] = field(default_factory=list)
     note: str = ""
+    customer_email: str | None = None  # the order's, trimmed and lower case: see `with_customer`
+
+
+def with_customer(delivery: Delivery, find: Callable[[str], str | None]) -> Delivery:
+    """The delivery's sale credited to the customer whose e-mail is the order's: `find(email)` gives
+    the code of the one customer of the web outlet's company with that e-mail, or None when none or
+    several have it (then the sale stays a walk-in: never a guess). Returns carry no customer (their
+    points come off their original's member)."""
+    if not delivery.customer_email:
+        return delivery
+    code = find(delivery.customer_email)
+    if code is None:
+        return delivery
+    requests = [
+        {**r, "customer": code} if r.get("kind", "sale") == "sale" and "tenders" in r else r for r in delivery.requests
+    ]
+    return replace(delivery, requests=requests, note=f"{delivery.note}; customer {code} (by e-mail)")
 
 
 def shopify_delivery(topic: str, payload: Any, web_outlet: str) -> Delivery:
@@ -57,7 +74,7 @@ def _shopify(topic: str, payload: dict[str, Any], outlet: str) -> Delivery:
     if status not in shopify.SECURED:
         return Delivery([], f"{order}: payment {status}: acknowledged, nothing posted")
     request = shopify.order_request(payload, outlet)
-    return Delivery([request], f"{order}: sale {request['request_id']}")
+    return Delivery([request], f"{order}: sale {request['request_id']}", shopify.customer_email(payload))
 
 
 def _woocommerce(topic: str, payload: dict[str, Any], outlet: str) -> Delivery:
@@ -69,10 +86,16 @@ def _woocommerce(topic: str, payload: dict[str, Any], outlet: str) -> Delivery:
         return Delivery([], f"{order}: topic {topic} acknowledged, nothing posted")
     refunds = woocommerce.refund_requests(payload, outlet)
     status = payload.get("status")
+    listed = f", {len(refunds)} refund(s) for a person (UNMAPPED_REFUND)" if refunds else ""
+    if status == "cancelled":
+        if not woocommerce.was_paid(payload):
+            return Delivery(refunds, f"{order} cancelled before payment: acknowledged, nothing posted{listed}")
+        cancel = woocommerce.cancel_request(payload, outlet)
+        return Delivery([*refunds, cancel], f"{order} cancelled: full return {cancel['request_id']}{listed}")
     sale = [woocommerce.order_request(payload, outlet)] if status in woocommerce.SECURED else []
     posted = f"sale {sale[0]['request_id']}" if sale else f"status {status}: no sale"
-    listed = f", {len(refunds)} refund(s) for a person (UNMAPPED_REFUND)" if refunds else ""
-    return Delivery(sale + refunds, f"{order}: {posted}{listed}")
+    email = woocommerce.customer_email(payload) if sale else None
+    return Delivery(sale + refunds, f"{order}: {posted}{listed}", email)
 
 
 def _safely(platform: str, mapper: Callable[..., Delivery], topic: str, payload: Any, outlet: str) -> Delivery:

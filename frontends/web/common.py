@@ -12,11 +12,14 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.posting.request import UNMAPPED_REFUND_SKU
+from domain.posting.request import NOT_MAPPED_SKU, UNMAPPED_REFUND_SKU
 
 # Shipping is posted as a line of this SKU. The shop imports it as a product with
 # track_inventory=false (no stock), its GST rate the rate the company charges on delivery.
 SHIPPING_SKU = "SHIPPING"
+# A positive fee of a WooCommerce order (fee_lines: gift wrap, a payment surcharge) is posted as a
+# line of this SKU, imported like SHIPPING (track_inventory=false, the GST rate charged on fees).
+FEE_SKU = "WEB-FEE"
 
 # The ledger's tender method for a shop's payment gateway (lower case; Shopify's gateway names,
 # WooCommerce's payment_method ids). The gateway's name is always kept as the tender's reference.
@@ -95,6 +98,26 @@ def unmapped_refund(
         tenders=[tender(amount, fields.pop("gateway", ""))],
         **fields,
     )
+
+
+def not_mapped(request_id: str, outlet: str, occurred_at: Any, why: str, **fields: Any) -> dict[str, Any]:
+    """A web order or refund the adapter will not guess at: the worker records it REJECTED / INVALID
+    with `why` as its message (a line of the reserved SKU NOT-MAPPED), never posts it."""
+    return sale_request(
+        request_id,
+        outlet,
+        occurred_at,
+        lines=[{"sku": NOT_MAPPED_SKU, "quantity": 1}],
+        tenders=[{"method": DEFAULT_METHOD, "amount": "0.01"}],  # never posted: only to be well formed
+        notes=why[:500],
+        **fields,
+    )
+
+
+def email_of(value: Any) -> str | None:
+    """An e-mail address as matched against customers: trimmed, lower case; None when there is none."""
+    found = value.strip().lower() if isinstance(value, str) else ""
+    return found if "@" in found else None
 
 
 def unmappable(platform: str, payload: Any, outlet: str, why: str) -> dict[str, Any]:

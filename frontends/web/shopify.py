@@ -9,7 +9,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from frontends.web.common import SHIPPING_SKU, number, plain, sale_request, tender, text, unmapped_refund
+from frontends.web.common import (
+    SHIPPING_SKU,
+    email_of,
+    not_mapped,
+    number,
+    plain,
+    sale_request,
+    tender,
+    text,
+    unmapped_refund,
+)
 
 SECURED = ("paid", "partially_paid", "authorized")  # financial_status once payment is secured
 ORDER_TOPICS = ("orders/create", "orders/paid")
@@ -76,12 +86,17 @@ def refund_request(refund: dict[str, Any], outlet: str) -> dict[str, Any]:
     lines = [
         {"sku": _sku(r.get("line_item") or {}), "quantity": r.get("quantity")}
         for r in _list(refund, "refund_line_items")
+        if number(r.get("quantity")) != 0  # a line refunded 0 times returns nothing
     ]
     adjustments = _list(refund, "order_adjustments")
     shipping = [a for a in adjustments if a.get("kind") == "shipping_refund"] + _list(refund, "refund_shipping_lines")
     others = [a for a in adjustments if a.get("kind") != "shipping_refund"]
     occurred_at = refund.get("created_at")
     extra = {"currency": currency} if currency else {}
+    if amount == 0:
+        what = "returns goods but refunds 0" if lines else "refunds nothing (no line, or quantity 0, and amount 0)"
+        why = f"Shopify refund {text(refund.get('id'))} of {original} {what}: not posted as a return; handle by hand"
+        return not_mapped(request_id, outlet, occurred_at, why, kind="return", original_request_id=original, **extra)
     if others or not (lines or shipping):
         return unmapped_refund(request_id, original, outlet, occurred_at, plain(amount), gateway=gateway, **extra)
     return sale_request(
@@ -91,10 +106,16 @@ def refund_request(refund: dict[str, Any], outlet: str) -> dict[str, Any]:
         kind="return",
         original_request_id=original,
         lines=lines + ([{"sku": SHIPPING_SKU, "quantity": 1}] if shipping else []),
-        tenders=[tender(plain(amount) if amount else "0", gateway, "refund")],
+        tenders=[tender(plain(amount), gateway, "refund")],
         notes=text(refund.get("note"))[:500] or None,
         **extra,
     )
+
+
+def customer_email(order: dict[str, Any]) -> str | None:
+    """The order's e-mail (order.email, else customer.email), as matched against customers."""
+    customer = order.get("customer")
+    return email_of(order.get("email")) or (email_of(customer.get("email")) if isinstance(customer, dict) else None)
 
 
 def _refunded(transaction: Any) -> bool:

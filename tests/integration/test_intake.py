@@ -4,11 +4,6 @@ workers, real PostgreSQL and Redis. Every refusal leaves nothing stored."""
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,61 +11,20 @@ import pytest
 from sqlalchemy import func, select
 
 from domain.tables import Sale, SaleRequestRow, WebDelivery
-from frontends.intake.auth import signature_of
-from tests.batch_support import start_tillpost
+from tests.intake_support import (
+    ACME_KEY,
+    BETA_KEY,
+    KEY,
+    SHOPIFY_SECRET,
+    bearer,
+    counts,
+    outcome_of,
+    running_intake,
+    shopify_headers,
+    woo_headers,
+)
 from tests.shop import make_shop, sale
 from tests.workers import free_port, wait_until
-
-KEY, ACME_KEY, BETA_KEY = "install-key-1", "acme-key-2", "beta-key-3"
-SHOPIFY_SECRET, WOO_SECRET = "shpss_test_secret", "wc_test_secret"
-
-
-@pytest.fixture
-def intake(pipeline_env: dict[str, str], tmp_path: Path) -> Iterator[httpx.Client]:
-    """`tillpost intake --port P`, with keys and webhook secrets; a client for it."""
-    port = free_port()
-    env = dict(
-        pipeline_env,
-        TILLPOST_INTAKE_KEYS=f"{KEY},{ACME_KEY}:ACME,{BETA_KEY}:BETA",
-        TILLPOST_SHOPIFY_SECRET=SHOPIFY_SECRET,
-        TILLPOST_WOOCOMMERCE_SECRET=WOO_SECRET,
-    )
-    server = start_tillpost(env, tmp_path / "intake.log", "intake", "--port", str(port))
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-    try:
-        wait_until(lambda: _answers(client), timeout=60, what="the intake to answer /healthz")
-        yield client
-    finally:
-        client.close()
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
-def _answers(client: httpx.Client) -> bool:
-    try:
-        return client.get("/healthz").status_code == 200
-    except httpx.TransportError:
-        return False
-
-
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
-
-
-def counts(sessions: Any) -> tuple[int, int]:
-    with sessions() as s:
-        return s.scalar(select(func.count()).select_from(SaleRequestRow)), s.scalar(
-            select(func.count()).select_from(WebDelivery)
-        )
-
-
-def outcome_of(client: httpx.Client, request_id: str, key: str = KEY) -> str | None:
-    reply = client.get(f"/v1/sales/{request_id}", headers=bearer(key))
-    return reply.json()["outcome"] if reply.status_code == 200 else None
 
 
 @pytest.fixture
@@ -120,9 +74,13 @@ def test_every_refusal_has_its_status_and_stores_nothing(shop: Any, intake: http
         ("malformed JSON", intake.post("/v1/sales", content=b"{not json", headers=bearer(KEY)), 422),
         ("schema", intake.post("/v1/sales", json={**good, "lines": []}, headers=bearer(KEY)), 422),
         ("no signature", intake.post("/v1/webhooks/shopify", content=raw), 401),
-        ("bad signature", intake.post("/v1/webhooks/shopify", content=raw, headers=_shopify(b"other")), 401),
-        ("wrong secret", intake.post("/v1/webhooks/woocommerce", content=woo, headers=_woo(woo, SHOPIFY_SECRET)), 401),
-        ("signed, not JSON", intake.post("/v1/webhooks/shopify", content=b"{x", headers=_shopify(b"{x")), 422),
+        ("bad signature", intake.post("/v1/webhooks/shopify", content=raw, headers=shopify_headers(b"other")), 401),
+        (
+            "wrong secret",
+            intake.post("/v1/webhooks/woocommerce", content=woo, headers=woo_headers(woo, secret=SHOPIFY_SECRET)),
+            401,
+        ),
+        ("signed, not JSON", intake.post("/v1/webhooks/shopify", content=b"{x", headers=shopify_headers(b"{x")), 422),
     ]
     for what, reply, status in cases:
         assert reply.status_code == status, f"{what}: {reply.status_code} {reply.text}"
@@ -130,21 +88,6 @@ def test_every_refusal_has_its_status_and_stores_nothing(shop: Any, intake: http
     schema_errors = cases[7][1].json()["detail"]
     assert any(e["field"] == "lines" for e in schema_errors), schema_errors
     assert counts(shop) == (0, 0)
-
-
-def _shopify(body: bytes, secret: str = SHOPIFY_SECRET, **extra: str) -> dict[str, str]:
-    return {
-        "X-Shopify-Hmac-Sha256": signature_of(secret, body),
-        "X-Shopify-Topic": "orders/paid",
-        "X-Shopify-Shop-Domain": "example.myshopify.com",
-        "X-Shopify-Webhook-Id": "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043",
-        "Content-Type": "application/json",
-        **extra,
-    }
-
-
-def _woo(body: bytes, secret: str = WOO_SECRET) -> dict[str, str]:
-    return {"X-WC-Webhook-Signature": signature_of(secret, body), "X-WC-Webhook-Topic": "order.updated"}
 
 
 def shopify_order() -> bytes:
@@ -159,8 +102,10 @@ def test_a_signed_shopify_delivery_is_recorded_and_a_replay_is_one_sale(
 ) -> None:
     start_worker(concurrency=1)
     body = shopify_order()
-    first = intake.post("/v1/webhooks/shopify", content=body, headers=_shopify(body))
-    again = intake.post("/v1/webhooks/shopify", content=body, headers=_shopify(body, **{"X-Shopify-Webhook-Id": "x2"}))
+    first = intake.post("/v1/webhooks/shopify", content=body, headers=shopify_headers(body))
+    again = intake.post(
+        "/v1/webhooks/shopify", content=body, headers=shopify_headers(body, **{"X-Shopify-Webhook-Id": "x2"})
+    )
     assert (first.status_code, again.status_code) == (202, 202), (first.text, again.text)
     with shop() as s:
         deliveries = s.scalars(select(WebDelivery).order_by(WebDelivery.id)).all()
@@ -199,7 +144,7 @@ def test_a_paid_shopify_order_posts_once_however_often_it_is_delivered(
     body = json.dumps(PAID_ORDER).encode()
     for n in range(3):  # a retry, then another delivery id: the same order
         reply = intake.post(
-            "/v1/webhooks/shopify", content=body, headers=_shopify(body, **{"X-Shopify-Webhook-Id": f"d{n}"})
+            "/v1/webhooks/shopify", content=body, headers=shopify_headers(body, **{"X-Shopify-Webhook-Id": f"d{n}"})
         )
         assert reply.status_code == 202, reply.text
     request_id = reply.json()["request_id"]
@@ -222,27 +167,6 @@ def test_healthz_and_the_spec(intake: httpx.Client) -> None:
     assert "SaleRequest" in spec["components"]["schemas"]
 
 
-def _start_intake(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], httpx.Client]:
-    port = free_port()
-    server = start_tillpost(env, log, "intake", "--port", str(port))
-    client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
-
-    def up() -> bool:
-        try:
-            return client.get("/openapi.json").status_code == 200
-        except httpx.TransportError:
-            return False
-
-    wait_until(up, timeout=60, what="the intake to answer /openapi.json")
-    return server, client
-
-
-def _stop(server: subprocess.Popen[bytes], client: httpx.Client) -> None:
-    client.close()
-    os.killpg(server.pid, signal.SIGTERM)
-    server.wait(timeout=20)
-
-
 def test_postgresql_down_is_503_with_retry_after_and_nothing_is_accepted(pipeline_env, tmp_path):
     # Given an intake whose database does not answer (a closed port)
     env = dict(
@@ -250,8 +174,7 @@ def test_postgresql_down_is_503_with_retry_after_and_nothing_is_accepted(pipelin
         TILLPOST_INTAKE_KEYS=KEY,
         TILLPOST_DATABASE_URL=f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/tillpost",
     )
-    server, client = _start_intake(env, tmp_path / "intake.log")
-    try:
+    with running_intake(env, tmp_path / "intake.log", ready="/openapi.json") as client:
         # When a sale is posted, Then it is 503 with Retry-After (Shopify and a till retry), no traceback
         reply = client.post("/v1/sales", json=sale("DOWN-1", [("TEA", "1")], [("CASH", "4.50")]), headers=bearer(KEY))
         assert reply.status_code == 503, reply.text
@@ -259,15 +182,12 @@ def test_postgresql_down_is_503_with_retry_after_and_nothing_is_accepted(pipelin
         assert "Traceback" not in reply.text
         # And /healthz says the database does not answer
         assert client.get("/healthz").status_code == 503
-    finally:
-        _stop(server, client)
 
 
 def test_broker_down_after_the_commit_is_still_202_and_the_request_waits_safely(shop, pipeline_env, tmp_path):
     # Given an intake whose broker does not answer
     env = dict(pipeline_env, TILLPOST_INTAKE_KEYS=KEY, TILLPOST_BROKER_URL=f"redis://127.0.0.1:{free_port()}/0")
-    server, client = _start_intake(env, tmp_path / "intake.log")
-    try:
+    with running_intake(env, tmp_path / "intake.log", ready="/openapi.json") as client:
         # When a sale is posted, Then it is accepted: it is committed, and the sweeper will send it
         reply = client.post("/v1/sales", json=sale("SAFE-1", [("TEA", "1")], [("CASH", "4.50")]), headers=bearer(KEY))
         assert reply.status_code == 202, reply.text
@@ -275,5 +195,3 @@ def test_broker_down_after_the_commit_is_still_202_and_the_request_waits_safely(
             assert s.scalars(select(SaleRequestRow.outcome).where(SaleRequestRow.request_id == "SAFE-1")).all() == [
                 "PENDING"
             ]
-    finally:
-        _stop(server, client)

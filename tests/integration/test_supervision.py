@@ -11,14 +11,16 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
 from domain.tables import Batch
 from tests.batch_support import posted_count, start_tillpost, wait_for_state
+from tests.intake_support import KEY, answers, bearer, intake_env, outcome_of
 from tests.integration.test_faults import assert_whole, post
-from tests.shop import make_shop
-from tests.workers import redis_client, wait_until
+from tests.shop import make_shop, sale
+from tests.workers import free_port, redis_client, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 CRASHER = [sys.executable, "-c", "import sys; sys.exit(3)"]
@@ -144,3 +146,36 @@ def test_up_replaces_a_worker_killed_mid_batch_and_the_batch_still_reaches_done(
     assert_whole(sessions, env, batch_id, 3000)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Batch)) == 1
+
+
+def test_up_starts_the_intake_on_its_port_and_no_intake_leaves_the_port_closed(shop, pipeline_env, tmp_path):
+    env = intake_env(pipeline_env)
+    # Given `tillpost up` with a worker and the intake on a free port
+    port = free_port()
+    log = tmp_path / "up.log"
+    up = start_tillpost(env, log, "up", "--workers", "1", "--no-flower", "--intake-port", str(port))
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+        wait_until(lambda: answers(client), timeout=90, what=f"the intake of `up` on port {port}")
+
+        # When a sale is posted to it over HTTP, Then it is 202, then POSTED by up's worker
+        reply = client.post("/v1/sales", json=sale("UP-1", [("TEA", "1")], [("CASH", "4.50")]), headers=bearer(KEY))
+        assert reply.status_code == 202, reply.text
+        wait_until(lambda: outcome_of(client, "UP-1") == "POSTED", timeout=60, what="UP-1 posted")
+        client.close()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=60) == 0, log.read_text()[-3000:]
+
+    # Given `tillpost up --no-intake` on the same port, once its worker is ready
+    log = tmp_path / "up-no-intake.log"
+    up = start_tillpost(env, log, "up", "--workers", "1", "--no-flower", "--no-intake", "--intake-port", str(port))
+    try:
+        wait_until(lambda: " ready." in log.read_text(), timeout=90, what="the worker of `up --no-intake`")
+        # Then nothing listens on the intake's port
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+        assert "HTTP intake" not in log.read_text()
+    finally:
+        up.send_signal(signal.SIGTERM)
+        assert up.wait(timeout=60) == 0, log.read_text()[-3000:]

@@ -10,11 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text
 
-from domain.tables import SaleRequestRow
-from frontends.web import shopify_delivery, woocommerce_delivery
-from services.intake import receive
+from domain.tables import Customer, SaleRequestRow
+from frontends.web import shopify_delivery, with_customer, woocommerce_delivery
+from services.intake import customer_by_email, receive
 from services.posting import post_request
 from tests.batch_support import tillpost
 from tests.conftest import shared_path
@@ -28,7 +28,9 @@ PRODUCTS = {
     "TEA": {"price": Decimal("10.00"), "gst_rate": Decimal(9)},
     "MUG": {"price": Decimal("5.50"), "gst_rate": Decimal(9)},
     "SHIPPING": {"price": Decimal("0"), "gst_rate": Decimal(9), "track_inventory": False},
+    "WEB-FEE": {"price": Decimal("0"), "gst_rate": Decimal(9), "track_inventory": False},
 }
+NON_STOCK = ("SHIPPING", "WEB-FEE")
 
 
 def usd_shop(sessions: Any) -> Any:
@@ -38,7 +40,7 @@ def usd_shop(sessions: Any) -> Any:
             currency="USD",
             prices_include_gst=False,
             products=PRODUCTS,
-            stock={k: 10 for k in PRODUCTS if k != "SHIPPING"},
+            stock={k: 10 for k in PRODUCTS if k not in NON_STOCK},
         )
 
 
@@ -212,3 +214,160 @@ def test_web_import_twice_records_each_order_once_and_the_second_run_changes_not
     assert json.loads(second.stdout) == [] and "0 new request(s) recorded, 4 already recorded" in second.stderr
     with sessions() as s:
         assert s.execute(text("SELECT id, outcome, reason, attempts FROM sale_requests ORDER BY id")).all() == before
+
+
+def with_customers(sessions: Any, shop: Any, emails: dict[str, str | None]) -> None:
+    with sessions.begin() as s:
+        for code, email in emails.items():
+            s.execute(insert(Customer).values(company_id=shop.company_id, code=code, name=code, email=email))
+
+
+def deliver_matched(sessions: Any, deliver: Any, topic: str, payload: dict[str, Any]) -> list[Any]:
+    """A delivery as the intake takes it: mapped, its customer found by e-mail, received and posted."""
+    delivery = with_customer(deliver(topic, payload, "WEB"), lambda e: customer_by_email(sessions, "WEB", e))
+    return post_all(sessions, delivery.requests)
+
+
+def test_a_web_order_earns_loyalty_for_the_one_customer_with_its_email_and_is_a_walk_in_otherwise(sessions):
+    # Given customers, one stored with spaces and capitals, two sharing an address, one with none
+    shop = usd_shop(sessions)
+    with_customers(
+        sessions,
+        shop,
+        {"ANN": "  Ann.Lee@Example.COM ", "TWIN1": "twin@example.com", "TWIN2": "TWIN@example.com", "NOMAIL": None},
+    )
+    orders = {
+        5101: {"email": "ann.lee@example.com  "},  # the customer, whatever the case and spaces
+        5102: {"email": None, "customer": {"email": "ANN.LEE@EXAMPLE.COM"}},  # customer.email when no email
+        5103: {"email": "twin@example.com"},  # two customers share it: never a guess
+        5104: {"email": "stranger@example.com"},  # nobody has it
+        5105: {"email": "'; DROP TABLE customers; --@x"},  # any text is only compared
+    }
+
+    # When each paid order is delivered
+    for order_id, fields in orders.items():
+        (row,) = deliver_matched(sessions, shopify_delivery, "orders/paid", consistent_order(id=order_id, **fields))
+        assert row.outcome == "POSTED", (order_id, row.message)
+
+    # Then only the one customer with that e-mail is credited, with the points the sale earns
+    with sessions() as s:
+        credited = s.execute(
+            text("SELECT s.request_id, c.code FROM sales s LEFT JOIN customers c ON c.id = s.customer_id ORDER BY s.id")
+        ).all()
+    assert [tuple(r) for r in credited] == [
+        ("shopify:5101", "ANN"),
+        ("shopify:5102", "ANN"),
+        ("shopify:5103", None),
+        ("shopify:5104", None),
+        ("shopify:5105", None),
+    ]
+    assert customer_by_email(sessions, "WEB", "twin@example.com") is None
+    assert customer_by_email(sessions, "NOWHERE", "ann.lee@example.com") is None  # another outlet: no company
+
+
+def woo_consistent(**fields: Any) -> dict[str, Any]:
+    order = {
+        "id": 880,
+        "number": "880",
+        "status": "processing",
+        "currency": "USD",
+        "prices_include_tax": False,
+        "date_created_gmt": "2025-03-01T02:15:00",
+        "date_modified_gmt": "2025-03-04T02:15:00",
+        "date_paid_gmt": "2025-03-01T02:16:00",
+        "total": "29.43",
+        "payment_method": "stripe",
+        "line_items": [
+            {
+                "sku": "TEA",
+                "quantity": 2,
+                "subtotal": "20.00",
+                "subtotal_tax": "1.80",
+                "total": "20.00",
+                "total_tax": "1.80",
+            }
+        ],
+        "shipping_lines": [{"total": "5.00", "total_tax": "0.45"}],
+        "fee_lines": [{"name": "Gift wrap", "total": "2.00", "total_tax": "0.18"}],
+    }
+    return {**order, **fields}
+
+
+def test_a_woocommerce_order_with_a_fee_posts_it_as_a_web_fee_line_and_its_cancellation_returns_it_all(sessions):
+    shop = usd_shop(sessions)
+    (sale,) = post_all(sessions, woocommerce_delivery("order.updated", woo_consistent(), "WEB").requests)
+    assert outcome(sale) == ("woocommerce:880", "POSTED", None)
+
+    # When the paid order is cancelled (order.updated, status cancelled), delivered twice
+    cancelled = woo_consistent(status="cancelled")
+    rows = [
+        r
+        for _ in range(2)
+        for r in post_all(sessions, woocommerce_delivery("order.updated", cancelled, "WEB").requests)
+    ]
+
+    # Then it is one full return of its lines, shipping and fee, and the stock is back
+    assert [outcome(r) for r in rows] == [
+        ("woocommerce:cancel:880", "POSTED", None),
+        ("woocommerce:cancel:880", "DUPLICATE", None),
+    ]
+    with sessions() as s:
+        sales = s.execute(text("SELECT request_id, kind, total FROM sales ORDER BY id")).all()
+        fee_lines = s.scalar(
+            text("SELECT count(*) FROM sale_lines WHERE product_id = :p"), {"p": shop.product_ids["WEB-FEE"]}
+        )
+        tea = on_hand(s, shop.outlet_ids["WEB"], shop.product_ids["TEA"])
+    assert [(r, k, str(t)) for r, k, t in sales] == [
+        ("woocommerce:880", "sale", "29.43"),
+        ("woocommerce:cancel:880", "return", "-29.43"),
+    ]
+    assert (fee_lines, tea) == (2, 10)
+
+
+def test_a_woocommerce_order_cancelled_before_payment_posts_nothing(sessions):
+    usd_shop(sessions)
+    delivery = woocommerce_delivery("order.updated", woo_consistent(status="cancelled", date_paid_gmt=None), "WEB")
+    assert delivery.requests == [] and "cancelled before payment" in delivery.note
+
+
+@pytest.mark.parametrize(
+    ("platform", "topic", "payload", "request_id", "words"),
+    [
+        (
+            "woocommerce",
+            "order.updated",
+            woo_consistent(fee_lines=[{"name": "Promo", "total": "-3.00", "total_tax": "-0.27"}]),
+            "woocommerce:880",
+            "negative fee (Promo -3.00)",
+        ),
+        (
+            "shopify",
+            "refunds/create",
+            {"id": 9, "order_id": 5001, "refund_line_items": [{"quantity": 0, "line_item": {"sku": "TEA"}}]},
+            "shopify:refund:9",
+            "refunds nothing",
+        ),
+        (
+            "woocommerce",
+            "order.updated",
+            woo_consistent(status="completed", refunds=[{"id": 14, "total": "0.00"}]),
+            "woocommerce:refund:14",
+            "refunds nothing (amount 0)",
+        ),
+    ],
+)
+def test_a_negative_fee_or_a_refund_of_nothing_is_rejected_invalid_saying_why_and_posts_nothing(
+    sessions, platform, topic, payload, request_id, words
+):
+    usd_shop(sessions)
+    (sale,) = post_all(sessions, shopify_delivery("orders/paid", consistent_order(), "WEB").requests)
+    assert sale.outcome == "POSTED"
+    deliver = shopify_delivery if platform == "shopify" else woocommerce_delivery
+
+    rows = post_all(sessions, deliver(topic, payload, "WEB").requests)
+
+    (row,) = [r for r in rows if r.request_id == request_id]
+    assert (row.outcome, row.reason) == ("REJECTED", "INVALID")
+    assert words in row.message
+    with sessions() as s:
+        assert s.scalar(text("SELECT count(*) FROM sales WHERE request_id = :r"), {"r": request_id}) == 0

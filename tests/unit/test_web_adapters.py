@@ -9,7 +9,7 @@ import pytest
 
 from domain.errors import Invalid
 from domain.posting.request import UNMAPPED_REFUND_SKU, request_from
-from frontends.web import shopify_delivery, woocommerce_delivery
+from frontends.web import shopify_delivery, with_customer, woocommerce_delivery
 
 
 def shopify_order(**fields: Any) -> dict[str, Any]:
@@ -179,3 +179,143 @@ def test_a_delivery_that_cannot_be_mapped_is_a_request_the_worker_rejects_never_
             continue  # no financial_status: acknowledged, nothing posted
         with pytest.raises(Invalid):
             request_from(requests[0])
+
+
+def not_mapped_reason(request: dict[str, Any]) -> str:
+    """The INVALID message the worker records for a request the adapter would not map."""
+    with pytest.raises(Invalid) as refused:
+        request_from(request)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("fields", "email"),
+    [
+        ({"email": "  Ann@Example.COM "}, "ann@example.com"),
+        ({"email": None, "customer": {"email": "Bo@Example.com"}}, "bo@example.com"),
+        ({"email": "", "customer": {"email": " CY@x.sg"}}, "cy@x.sg"),
+        ({"email": "not an address"}, None),
+        ({"email": 42, "customer": "nobody"}, None),
+        ({}, None),
+    ],
+)
+def test_a_shopify_orders_email_is_trimmed_and_lower_cased_for_matching_or_absent(fields, email):
+    assert shopify_delivery("orders/paid", shopify_order(**fields), "WEB").customer_email == email
+
+
+def test_a_woocommerce_orders_billing_email_is_used_and_a_refund_or_unpaid_order_has_none():
+    order = {"id": 5, "status": "processing", "billing": {"email": " Dee@Shop.SG "}, "line_items": []}
+    assert woocommerce_delivery("order.updated", order, "WEB").customer_email == "dee@shop.sg"
+    assert woocommerce_delivery("order.updated", {**order, "status": "pending"}, "WEB").customer_email is None
+    assert woocommerce_delivery("order.updated", {**order, "billing": ["x"]}, "WEB").customer_email is None
+
+
+def test_the_customer_found_by_email_is_put_on_the_sale_only_and_none_found_leaves_a_walk_in():
+    delivery = shopify_delivery("orders/paid", shopify_order(email=" Ann@Example.com"), "WEB")
+    asked: list[str] = []
+
+    found = with_customer(delivery, lambda email: asked.append(email) or "C-ANN")
+    nobody = with_customer(delivery, lambda email: None)
+
+    assert asked == ["ann@example.com"]
+    assert [r.get("customer") for r in found.requests] == ["C-ANN"] and "customer C-ANN" in found.note
+    assert [r.get("customer") for r in nobody.requests] == [None]
+    refund_delivery = shopify_delivery("refunds/create", refund(), "WEB")
+    assert with_customer(refund_delivery, lambda email: "C-ANN").requests == refund_delivery.requests
+
+
+def woo_order(**fields: Any) -> dict[str, Any]:
+    order = {
+        "id": 880,
+        "number": "880",
+        "status": "processing",
+        "currency": "USD",
+        "prices_include_tax": False,
+        "date_created_gmt": "2025-03-01T02:15:00",
+        "date_modified_gmt": "2025-03-04T02:15:00",
+        "date_paid_gmt": "2025-03-01T02:16:00",
+        "total": "29.43",
+        "payment_method": "stripe",
+        "line_items": [
+            {
+                "sku": "TEA",
+                "quantity": 2,
+                "subtotal": "20.00",
+                "subtotal_tax": "1.80",
+                "total": "20.00",
+                "total_tax": "1.80",
+            }
+        ],
+        "shipping_lines": [{"total": "5.00", "total_tax": "0.45"}],
+        "fee_lines": [{"name": "Gift wrap", "total": "2.00", "total_tax": "0.18"}],
+    }
+    return {**order, **fields}
+
+
+def test_a_positive_woocommerce_fee_is_a_web_fee_line_and_a_free_one_adds_none():
+    free = {"name": "Nothing", "total": "0.00", "total_tax": "0.00"}
+    order = woo_order(fee_lines=[*woo_order()["fee_lines"], free])
+    (sale,) = woocommerce_delivery("order.updated", order, "WEB").requests
+    assert [(ln.sku, str(ln.unit_price)) for ln in request_from(sale).lines] == [
+        ("TEA", "10.00"),
+        ("SHIPPING", "5.00"),
+        ("WEB-FEE", "2.00"),
+    ]
+
+
+def test_a_negative_woocommerce_fee_rejects_the_order_as_invalid_naming_the_fee():
+    order = woo_order(fee_lines=[{"name": "Loyal customer", "total": "-3.00", "total_tax": "-0.27"}])
+    (request,) = woocommerce_delivery("order.updated", order, "WEB").requests
+    assert request["request_id"] == "woocommerce:880"
+    reason = not_mapped_reason(request)
+    assert "negative fee (Loyal customer -3.00)" in reason and reason.startswith("lines: ")
+
+
+def test_a_cancelled_paid_woocommerce_order_is_a_full_return_and_one_never_paid_is_nothing():
+    (cancel,) = woocommerce_delivery("order.updated", woo_order(status="cancelled"), "WEB").requests
+    parsed = request_from(cancel)
+    assert (parsed.request_id, parsed.kind, parsed.original_request_id) == (
+        "woocommerce:cancel:880",
+        "return",
+        "woocommerce:880",
+    )
+    assert [(ln.sku, str(ln.quantity)) for ln in parsed.lines] == [("TEA", "2"), ("SHIPPING", "1"), ("WEB-FEE", "1")]
+    assert (str(parsed.tenders[0].amount), str(parsed.occurred_at)) == ("29.43", "2025-03-04 02:15:00+00:00")
+
+    unpaid = woocommerce_delivery("order.updated", woo_order(status="cancelled", date_paid_gmt=None), "WEB")
+    assert unpaid.requests == [] and "cancelled before payment" in unpaid.note
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"refund_line_items": [], "transactions": []},
+        {"refund_line_items": [{"quantity": 0, "line_item": {"sku": "TEA"}}], "transactions": []},
+        {
+            "refund_line_items": [{"quantity": 0, "line_item": {"sku": "TEA"}}],
+            "transactions": [{"kind": "refund", "status": "success", "amount": "0.00", "gateway": "bogus"}],
+        },
+        {"transactions": [{"kind": "refund", "status": "success", "amount": "0", "gateway": "bogus"}]},
+    ],
+)
+def test_a_shopify_refund_of_nothing_is_invalid_with_a_clear_message_never_an_empty_return(fields):
+    (request,) = shopify_delivery("refunds/create", refund(**fields), "WEB").requests
+    assert request["request_id"] == "shopify:refund:77"
+    reason = not_mapped_reason(request)
+    assert "refund 77 of shopify:1001" in reason and "not posted as a return" in reason
+
+
+def test_a_woocommerce_refund_of_nothing_is_invalid_with_a_clear_message():
+    listed = woo_order(refunds=[{"id": 12, "total": "-0.00"}])
+    _, zero = woocommerce_delivery("order.updated", listed, "WEB").requests
+    assert "refund 12 of woocommerce:880 refunds nothing" in not_mapped_reason(zero)
+    refund_object = {
+        "id": 13,
+        "amount": "0.00",
+        "refunded_by": 1,
+        "date_created_gmt": "2025-03-03T01:00:00",
+        "line_items": [{"sku": "TEA", "quantity": 0}],
+        "_links": {"up": [{"href": "https://shop.example/wp-json/wc/v3/orders/880"}]},
+    }
+    (request,) = woocommerce_delivery("order.updated", refund_object, "WEB").requests
+    assert "refund 13 of woocommerce:880 refunds nothing" in not_mapped_reason(request)
