@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from services import reports
-from tests.integration.test_intake import ACME_KEY, BETA_KEY, KEY, bearer
-from tests.integration.test_intake import intake as intake  # the fixture: `tillpost intake` on a free port
+from tests.intake_support import ACME_KEY, BETA_KEY, KEY, bearer
 from tests.integration.test_reports import post_in_process
 from tests.shop import make_shop, sale
 
