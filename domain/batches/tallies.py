@@ -12,18 +12,20 @@ whatever the batch's size (table batch_tallies).
 | gst_rate | a rate ("9.00") | lines | amounts | GST |
 | follow_ups | "", "settled" (run or failed), "failed" | follow-ups of the batch's sales | | |
 
-Kept by triggers (migration 0006) in the very transaction that records an outcome or runs a
-follow-up, whichever code path does it (staging's COPY, posting, a rejection recorded on its own,
-replay, the sweeper, a person in psql): none of them calls anything, so none can forget to. A
-trigger adds what changed: for the requests it touched, minus their rows before, plus after; a
-sale counts in the totals while its request is POSTED. The sums are built by `_deltas` below,
-once for the triggers and once for `expected` (the same sums from every row: the backfill and
-`tillpost check`'s invariant), so the two cannot drift apart except by a bug the check shows.
+Kept by triggers (migration 0006, `migrations/versions/0006_batch_tallies.py`) in the very
+transaction that records an outcome or runs a follow-up, whichever code path does it (staging's
+COPY, posting, a rejection recorded on its own, replay, the sweeper, a person in psql): none of
+them calls anything, so none can forget to. A trigger adds what changed: minus a row as it was,
+plus the row as it is; a sale counts in the totals while its request is POSTED. Posting changes
+one request per statement, so that trigger is per row (a small cached plan, fired only when the
+outcome, reason, batch or sale changed); inserts (staging's COPY of a whole file) and follow-ups
+(a set of sales per statement) are tallied per statement. `EXPECTED` is the same sums from every
+row: the backfill and `tillpost check`'s invariant, which finds any drift.
 
 Lock order: each backend adds to its own rows (`slot` = pg_backend_pid()), so two transactions
-never wait for each other on a tally, whatever else they lock; rows are written in (batch, tally,
-key) order all the same. Changing `_deltas` needs a migration that creates the trigger functions
-again (`trigger_functions`).
+never wait for each other on a tally, whatever else they lock (a sale's transaction holds its tally
+rows from its outcome to its commit, and no other transaction ever wants them); rows are written in
+(batch, tally, key) order all the same.
 """
 
 from __future__ import annotations
@@ -75,71 +77,20 @@ def _deltas(requests: str, follow_ups: str) -> str:
     """
 
 
-def _follow_ups_of(rows: str, sign: int) -> str:
+def _follow_ups_of(rows: str) -> str:
     return (
         "SELECT s.batch_id, (f.done_at IS NOT NULL OR f.failed_at IS NOT NULL) AS settled,"
-        f" f.failed_at IS NOT NULL AS failed, {sign} AS sign"
+        " f.failed_at IS NOT NULL AS failed, 1 AS sign"
         f" FROM {rows} f JOIN sales s ON s.id = f.sale_id WHERE s.batch_id IS NOT NULL"
     )
 
 
-def _requests_of(rows: str, sign: int) -> str:
-    return f"SELECT batch_id, outcome, reason, sale_id, {sign} AS sign FROM {rows} r WHERE batch_id IS NOT NULL"
+def _requests_of(rows: str) -> str:
+    return f"SELECT batch_id, outcome, reason, sale_id, 1 AS sign FROM {rows} r WHERE batch_id IS NOT NULL"
 
-
-NO_REQUESTS = (
-    "SELECT NULL::bigint AS batch_id, NULL::text AS outcome, NULL::text AS reason, NULL::bigint AS sale_id, 0 AS sign"
-    " WHERE false"
-)
-NO_FOLLOW_UPS = "SELECT NULL::bigint AS batch_id, false AS settled, false AS failed, 0 AS sign WHERE false"
 
 # Every tally from every row: what the triggers must have added up to (backfill, `tillpost check`).
-EXPECTED = _deltas(_requests_of("sale_requests", 1), _follow_ups_of("follow_ups", 1))
-
-
-def _add(deltas: str) -> str:
-    """Add the deltas to this backend's rows, in key order (see the module's lock order)."""
-    return f"""
-        INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n, amount, tax)
-        SELECT batch_id, tally, key, pg_backend_pid(), n, amount, tax FROM ({deltas}) d
-        WHERE n <> 0 OR amount <> 0 OR tax <> 0
-        ORDER BY batch_id, tally, key
-        ON CONFLICT (batch_id, tally, key, slot)
-        DO UPDATE SET n = t.n + excluded.n, amount = t.amount + excluded.amount, tax = t.tax + excluded.tax
-    """
-
-
-def _updated(side: str, key: str, tallied: str) -> str:
-    """The rows of an UPDATE (its transition tables) whose tallied columns changed, as they were
-    (`side` "o") or as they are ("n"). `tallied` names the columns as `{r}.column`."""
-    changed = f"({tallied.format(r='n')}) IS DISTINCT FROM ({tallied.format(r='o')})"
-    return f"(SELECT {side}.* FROM new_rows n JOIN old_rows o USING ({key}) WHERE {changed})"
-
-
-def trigger_functions() -> dict[str, str]:
-    """The statement each trigger function runs (name: SQL), for the migration that creates them."""
-    requests = "{r}.batch_id, {r}.outcome, {r}.reason, {r}.sale_id"
-    follow_ups = "{r}.done_at IS NULL, {r}.failed_at IS NULL"
-    updated_requests = [_updated(side, "id", requests) for side in ("n", "o")]
-    updated_follow_ups = [_updated(side, "sale_id, kind", follow_ups) for side in ("n", "o")]
-    return {
-        "tally_requests_inserted": _add(_deltas(_requests_of("new_rows", 1), NO_FOLLOW_UPS)),
-        "tally_requests_deleted": _add(_deltas(_requests_of("old_rows", -1), NO_FOLLOW_UPS)),
-        "tally_requests_updated": _add(
-            _deltas(
-                f"{_requests_of(updated_requests[0], 1)} UNION ALL {_requests_of(updated_requests[1], -1)}",
-                NO_FOLLOW_UPS,
-            )
-        ),
-        "tally_follow_ups_inserted": _add(_deltas(NO_REQUESTS, _follow_ups_of("new_rows", 1))),
-        "tally_follow_ups_deleted": _add(_deltas(NO_REQUESTS, _follow_ups_of("old_rows", -1))),
-        "tally_follow_ups_updated": _add(
-            _deltas(
-                NO_REQUESTS,
-                f"{_follow_ups_of(updated_follow_ups[0], 1)} UNION ALL {_follow_ups_of(updated_follow_ups[1], -1)}",
-            )
-        ),
-    }
+EXPECTED = _deltas(_requests_of("sale_requests"), _follow_ups_of("follow_ups"))
 
 
 @dataclass

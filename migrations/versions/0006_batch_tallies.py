@@ -23,13 +23,105 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-TRIGGERS = {  # trigger (and its function): table, event, transition tables
-    "tally_requests_inserted": ("sale_requests", "INSERT", "NEW TABLE AS new_rows"),
-    "tally_requests_updated": ("sale_requests", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-    "tally_requests_deleted": ("sale_requests", "DELETE", "OLD TABLE AS old_rows"),
-    "tally_follow_ups_inserted": ("follow_ups", "INSERT", "NEW TABLE AS new_rows"),
-    "tally_follow_ups_updated": ("follow_ups", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-    "tally_follow_ups_deleted": ("follow_ups", "DELETE", "OLD TABLE AS old_rows"),
+# What each trigger adds (domain/batches/tallies.py has the table of tallies, and EXPECTED: the same
+# sums from every row, which `tillpost check` compares with these). Each adds to its own backend's
+# rows (slot), in (tally, key) order: no two transactions ever wait for each other on a tally.
+UPSERT = """
+    ON CONFLICT (batch_id, tally, key, slot)
+    DO UPDATE SET n = t.n + excluded.n, amount = t.amount + excluded.amount, tax = t.tax + excluded.tax"""
+
+FUNCTIONS = {
+    # One request's outcome (sign -1: as it was; +1: as it is), and a POSTED sale's totals.
+    "tally_request(b bigint, o text, r text, sale bigint, sign int) RETURNS void": f"""
+BEGIN
+  INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n)
+  SELECT b, d.tally, d.key, pg_backend_pid(), sign FROM (
+    SELECT 'outcome' AS tally, o AS key UNION ALL SELECT 'reason', r WHERE r IS NOT NULL
+  ) d ORDER BY d.tally, d.key {UPSERT};
+  IF o = 'POSTED' THEN
+    INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n, amount, tax)
+    SELECT b, d.tally, d.key, pg_backend_pid(), sum(d.n), sum(d.amount), sum(d.tax) FROM (
+      SELECT 'sales' AS tally, '' AS key, sign AS n, sign * s.total AS amount, sign * s.tax AS tax
+      FROM sales s WHERE s.id = sale
+      UNION ALL SELECT 'outlet', s.outlet_id::text, sign, sign * s.total, sign * s.tax FROM sales s WHERE s.id = sale
+      UNION ALL SELECT 'change', '', 0, sign * s.change_due, 0 FROM sales s WHERE s.id = sale
+      UNION ALL SELECT 'tender', t.method, sign, sign * t.amount, 0 FROM tenders t WHERE t.sale_id = sale
+      UNION ALL SELECT 'gst_rate', l.gst_rate::text, sign, sign * l.amount, sign * l.tax
+      FROM sale_lines l WHERE l.sale_id = sale
+    ) d GROUP BY d.tally, d.key ORDER BY d.tally, d.key {UPSERT};
+  END IF;
+END""",
+    # Posting records one outcome per statement: per row, fired only when a tallied column changed.
+    "tally_request_changed() RETURNS trigger": """
+BEGIN
+  IF TG_OP <> 'INSERT' AND OLD.batch_id IS NOT NULL THEN
+    PERFORM tally_request(OLD.batch_id, OLD.outcome, OLD.reason, OLD.sale_id, -1);
+  END IF;
+  IF TG_OP <> 'DELETE' AND NEW.batch_id IS NOT NULL THEN
+    PERFORM tally_request(NEW.batch_id, NEW.outcome, NEW.reason, NEW.sale_id, 1);
+  END IF;
+  RETURN NULL;
+END""",
+    # Staging COPYs a whole file: per statement. A request is received PENDING or REJECTED, never
+    # with a sale (sale_id is set when it is decided), so only its outcome and reason count.
+    "tally_requests_received() RETURNS trigger": f"""
+BEGIN
+  INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n)
+  SELECT batch_id, tally, key, pg_backend_pid(), sum(n) FROM (
+    SELECT batch_id, 'outcome' AS tally, outcome AS key, 1 AS n FROM new_rows WHERE batch_id IS NOT NULL
+    UNION ALL
+    SELECT batch_id, 'reason', reason, 1 FROM new_rows WHERE batch_id IS NOT NULL AND reason IS NOT NULL
+  ) d GROUP BY batch_id, tally, key ORDER BY batch_id, tally, key {UPSERT};
+  RETURN NULL;
+END""",
+    # Follow-ups are written with their sale and run a set of sales at a time: per statement.
+    "tally_follow_ups_written() RETURNS trigger": f"""
+BEGIN
+  INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n)
+  SELECT s.batch_id, 'follow_ups', k.key, pg_backend_pid(), count(*)
+  FROM new_rows f JOIN sales s ON s.id = f.sale_id
+  CROSS JOIN LATERAL (VALUES (''), (CASE WHEN f.done_at IS NOT NULL OR f.failed_at IS NOT NULL THEN 'settled' END),
+                             (CASE WHEN f.failed_at IS NOT NULL THEN 'failed' END)) AS k(key)
+  WHERE s.batch_id IS NOT NULL AND k.key IS NOT NULL
+  GROUP BY s.batch_id, k.key ORDER BY s.batch_id, k.key {UPSERT};
+  RETURN NULL;
+END""",
+    "tally_follow_ups_changed() RETURNS trigger": f"""
+BEGIN
+  INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n)
+  SELECT s.batch_id, k.key, k.value, pg_backend_pid(), sum(k.n)
+  FROM new_rows f JOIN old_rows o USING (sale_id, kind) JOIN sales s ON s.id = f.sale_id
+  CROSS JOIN LATERAL (VALUES
+      ('follow_ups', 'settled', (f.done_at IS NOT NULL OR f.failed_at IS NOT NULL)::int
+                                - (o.done_at IS NOT NULL OR o.failed_at IS NOT NULL)::int),
+      ('follow_ups', 'failed', (f.failed_at IS NOT NULL)::int - (o.failed_at IS NOT NULL)::int)
+  ) AS k(key, value, n)
+  WHERE s.batch_id IS NOT NULL AND k.n <> 0
+  GROUP BY s.batch_id, k.key, k.value HAVING sum(k.n) <> 0 ORDER BY s.batch_id, k.key, k.value {UPSERT};
+  RETURN NULL;
+END""",
+}
+
+TRIGGERS = {
+    "tally_request_changed": (
+        "AFTER UPDATE OF outcome, reason, batch_id, sale_id ON sale_requests FOR EACH ROW"
+        " WHEN ((OLD.outcome, OLD.reason, OLD.batch_id, OLD.sale_id)"
+        " IS DISTINCT FROM (NEW.outcome, NEW.reason, NEW.batch_id, NEW.sale_id))",
+        "tally_request_changed",
+    ),
+    "tally_request_deleted": ("AFTER DELETE ON sale_requests FOR EACH ROW", "tally_request_changed"),
+    "tally_requests_received": (
+        "AFTER INSERT ON sale_requests REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT",
+        "tally_requests_received",
+    ),
+    "tally_follow_ups_written": (
+        "AFTER INSERT ON follow_ups REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT",
+        "tally_follow_ups_written",
+    ),
+    "tally_follow_ups_changed": (
+        "AFTER UPDATE ON follow_ups REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT",
+        "tally_follow_ups_changed",
+    ),
 }
 
 
@@ -54,16 +146,10 @@ def upgrade() -> None:
     op.create_index(
         "ix_sale_requests_sale", "sale_requests", ["sale_id"], postgresql_where=sa.text("sale_id IS NOT NULL")
     )
-    for name, statement in tallies.trigger_functions().items():
-        op.execute(
-            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$\n"
-            f"BEGIN\n{statement};\nRETURN NULL;\nEND\n$body$"
-        )
-    for name, (table, event, transition) in TRIGGERS.items():
-        op.execute(
-            f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {transition}"
-            f" FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
-        )
+    for signature, body in FUNCTIONS.items():
+        op.execute(f"CREATE FUNCTION {signature} LANGUAGE plpgsql AS $body${body}\n$body$")
+    for name, (when, function) in TRIGGERS.items():
+        op.execute(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION {function}()")
     connection = op.get_bind()
     tallies.backfill(connection)
     from domain.batches.report import store_reconciliation
@@ -76,9 +162,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for name, (table, _, _) in TRIGGERS.items():
-        op.execute(f"DROP TRIGGER {name} ON {table}")
-        op.execute(f"DROP FUNCTION {name}()")
+    for name, (when, _) in TRIGGERS.items():
+        op.execute(f"DROP TRIGGER {name} ON {when.split(' ON ')[1].split()[0]}")  # the table
+    for signature in FUNCTIONS:
+        op.execute(f"DROP FUNCTION {signature.split(' RETURNS')[0]}")
     op.drop_index("ix_sale_requests_sale", table_name="sale_requests")
     op.drop_column("batches", "reconciled_at")
     op.drop_column("batches", "reconciliation")
