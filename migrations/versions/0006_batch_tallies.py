@@ -31,34 +31,39 @@ UPSERT = """
     DO UPDATE SET n = t.n + excluded.n, amount = t.amount + excluded.amount, tax = t.tax + excluded.tax"""
 
 FUNCTIONS = {
-    # One request's outcome (sign -1: as it was; +1: as it is), and a POSTED sale's totals.
-    "tally_request(b bigint, o text, r text, sale bigint, sign int) RETURNS void": f"""
+    # A POSTED sale's totals (sign -1: its request is POSTED no more; +1: it is now).
+    "tally_sale(b bigint, sale bigint, sign int) RETURNS void": f"""
+BEGIN
+  INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n, amount, tax)
+  SELECT b, d.tally, d.key, pg_backend_pid(), sum(d.n), sum(d.amount), sum(d.tax) FROM (
+    SELECT 'sales' AS tally, '' AS key, sign AS n, sign * s.total AS amount, sign * s.tax AS tax
+    FROM sales s WHERE s.id = sale
+    UNION ALL SELECT 'outlet', s.outlet_id::text, sign, sign * s.total, sign * s.tax FROM sales s WHERE s.id = sale
+    UNION ALL SELECT 'change', '', 0, sign * s.change_due, 0 FROM sales s WHERE s.id = sale
+    UNION ALL SELECT 'tender', t.method, sign, sign * t.amount, 0 FROM tenders t WHERE t.sale_id = sale
+    UNION ALL SELECT 'gst_rate', l.gst_rate::text, sign, sign * l.amount, sign * l.tax
+    FROM sale_lines l WHERE l.sale_id = sale
+  ) d GROUP BY d.tally, d.key ORDER BY d.tally, d.key {UPSERT};
+END""",
+    # Posting records one outcome per statement: per row (one small cached plan), fired only when a
+    # tallied column changed. Minus the row as it was, plus the row as it is, in one statement.
+    "tally_request_changed() RETURNS trigger": f"""
+DECLARE
+  was sale_requests := CASE WHEN TG_OP = 'INSERT' THEN NULL ELSE OLD END;
+  now_is sale_requests := CASE WHEN TG_OP = 'DELETE' THEN NULL ELSE NEW END;
 BEGIN
   INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n)
-  SELECT b, d.tally, d.key, pg_backend_pid(), sign FROM (
-    SELECT 'outcome' AS tally, o AS key UNION ALL SELECT 'reason', r WHERE r IS NOT NULL
-  ) d ORDER BY d.tally, d.key {UPSERT};
-  IF o = 'POSTED' THEN
-    INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n, amount, tax)
-    SELECT b, d.tally, d.key, pg_backend_pid(), sum(d.n), sum(d.amount), sum(d.tax) FROM (
-      SELECT 'sales' AS tally, '' AS key, sign AS n, sign * s.total AS amount, sign * s.tax AS tax
-      FROM sales s WHERE s.id = sale
-      UNION ALL SELECT 'outlet', s.outlet_id::text, sign, sign * s.total, sign * s.tax FROM sales s WHERE s.id = sale
-      UNION ALL SELECT 'change', '', 0, sign * s.change_due, 0 FROM sales s WHERE s.id = sale
-      UNION ALL SELECT 'tender', t.method, sign, sign * t.amount, 0 FROM tenders t WHERE t.sale_id = sale
-      UNION ALL SELECT 'gst_rate', l.gst_rate::text, sign, sign * l.amount, sign * l.tax
-      FROM sale_lines l WHERE l.sale_id = sale
-    ) d GROUP BY d.tally, d.key ORDER BY d.tally, d.key {UPSERT};
+  SELECT d.batch_id, d.tally, d.key, pg_backend_pid(), sum(d.n) FROM (
+    VALUES (was.batch_id, 'outcome', was.outcome, -1), (was.batch_id, 'reason', was.reason, -1),
+           (now_is.batch_id, 'outcome', now_is.outcome, 1), (now_is.batch_id, 'reason', now_is.reason, 1)
+  ) AS d(batch_id, tally, key, n)
+  WHERE d.batch_id IS NOT NULL AND d.key IS NOT NULL
+  GROUP BY d.batch_id, d.tally, d.key HAVING sum(d.n) <> 0 ORDER BY d.batch_id, d.tally, d.key {UPSERT};
+  IF was.outcome = 'POSTED' AND was.batch_id IS NOT NULL THEN
+    PERFORM tally_sale(was.batch_id, was.sale_id, -1);
   END IF;
-END""",
-    # Posting records one outcome per statement: per row, fired only when a tallied column changed.
-    "tally_request_changed() RETURNS trigger": """
-BEGIN
-  IF TG_OP <> 'INSERT' AND OLD.batch_id IS NOT NULL THEN
-    PERFORM tally_request(OLD.batch_id, OLD.outcome, OLD.reason, OLD.sale_id, -1);
-  END IF;
-  IF TG_OP <> 'DELETE' AND NEW.batch_id IS NOT NULL THEN
-    PERFORM tally_request(NEW.batch_id, NEW.outcome, NEW.reason, NEW.sale_id, 1);
+  IF now_is.outcome = 'POSTED' AND now_is.batch_id IS NOT NULL THEN
+    PERFORM tally_sale(now_is.batch_id, now_is.sale_id, 1);
   END IF;
   RETURN NULL;
 END""",
