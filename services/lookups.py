@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain import heartbeat, queries
@@ -16,7 +16,7 @@ from domain.checks import check_ledger
 from domain.errors import NotFound
 from domain.followups.receipts import stored_receipt
 from domain.masterdata.importing import export_csv
-from domain.tables import Batch, FollowUp, Sale
+from domain.tables import Batch
 from domain.vocabulary import Outcome
 from services.unit_of_work import Database
 
@@ -59,8 +59,10 @@ def export_master_data(db: Database, kind: str, stream: TextIO) -> None:
     db.read(lambda session: export_csv(session, kind, stream))
 
 
-def batch_show(db: Database, batch_id: int) -> dict[str, Any]:
-    return db.read(lambda session: report.batch_show(session, batch_id), snapshot=True)
+def batch_show(db: Database, batch_id: int, reconcile: bool = False) -> dict[str, Any]:
+    """The batch document; `reconcile` runs the reconciliation now (a scan of the batch) instead of
+    showing the one stored when the batch settled."""
+    return db.read(lambda session: report.batch_show(session, batch_id, reconcile), snapshot=True)
 
 
 def require_batch(db: Database, batch_id: int) -> None:
@@ -116,7 +118,7 @@ class BatchProgress:
 
 
 def batch_progress(db: Database, batch_id: int) -> BatchProgress:
-    """Cheap counts for a progress bar, polled every half second."""
+    """Counts for a progress bar, polled every half second: a few rows, whatever the batch's size."""
 
     def read(session: Session) -> BatchProgress:
         batch = session.get(Batch, batch_id)
@@ -124,20 +126,14 @@ def batch_progress(db: Database, batch_id: int) -> BatchProgress:
             raise NotFound("batch", str(batch_id))
         counts = report.progress(session, batch_id)
         done = batch.requests - counts[Outcome.PENDING]
-        follow_ups, settled, failed = _follow_up_counts(session, batch_id)
-        return BatchProgress(batch.state, batch.requests, done, counts[Outcome.REJECTED], follow_ups, settled, failed)
+        return BatchProgress(
+            batch.state,
+            batch.requests,
+            done,
+            counts[Outcome.REJECTED],
+            counts["follow_ups"],
+            counts["follow_ups_settled"],
+            counts["follow_ups_failed"],
+        )
 
     return db.read(read)
-
-
-def _follow_up_counts(session: Session, batch_id: int) -> tuple[int, int, int]:
-    """(follow-ups of the batch's sales, those of them run or failed for good, those failed)."""
-    failed = FollowUp.failed_at.is_not(None)
-    settled = FollowUp.done_at.is_not(None) | failed
-    row = session.execute(
-        select(func.count(), func.count().filter(settled), func.count().filter(failed))
-        .select_from(FollowUp)
-        .join(Sale, Sale.id == FollowUp.sale_id)
-        .where(Sale.batch_id == batch_id)
-    ).one()
-    return int(row[0]), int(row[1]), int(row[2])

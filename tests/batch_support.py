@@ -148,3 +148,29 @@ def stock_off_its_movements(sessions: sessionmaker[Session]) -> list[tuple[int, 
             )
         )
         return [tuple(r) for r in rows]  # type: ignore[misc]
+
+
+def tallied_and_counted(sessions: sessionmaker[Session], batch_id: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The batch's running tallies (summed over slots) of outcomes, reasons and sales, and the same
+    figures from a fresh GROUP BY of its rows: the two must be equal."""
+    with sessions() as s:
+        tallied = s.execute(
+            text(
+                "SELECT tally, key, sum(n), sum(amount) FROM batch_tallies WHERE batch_id = :b "
+                "AND tally IN ('outcome', 'reason', 'sales') GROUP BY 1, 2 HAVING sum(n) <> 0 OR sum(amount) <> 0"
+            ),
+            {"b": batch_id},
+        ).all()
+        counted = s.execute(
+            text(
+                "SELECT 'outcome', outcome, count(*), 0 FROM sale_requests WHERE batch_id = :b GROUP BY outcome "
+                "UNION ALL SELECT 'reason', reason, count(*), 0 FROM sale_requests "
+                "WHERE batch_id = :b AND reason IS NOT NULL GROUP BY reason "
+                "UNION ALL SELECT 'sales', '', count(*), sum(total) FROM sales WHERE batch_id = :b HAVING count(*) > 0"
+            ),
+            {"b": batch_id},
+        ).all()
+    return (
+        {(t, k): (int(n), Decimal(a)) for t, k, n, a in tallied},
+        {(t, k): (int(n), Decimal(a)) for t, k, n, a in counted},
+    )

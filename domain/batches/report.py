@@ -1,7 +1,11 @@
 """A batch's summary: counts by outcome and reason, totals, and the reconciliation.
 
-The reconciliation recomputes the batch's totals from the ledger's detail rows (lines, tenders,
-stock movements) and compares them with the sale headers and the intake outcomes.
+Counts and totals are the batch's running tallies (domain/batches/tallies.py): a few rows to read
+whatever the batch's size. The reconciliation recomputes the batch's totals from the ledger's detail
+rows (lines, tenders, stock movements) and compares them with the sale headers, the intake outcomes
+and the tallies: a scan of the batch, so it runs once, when the batch settles (DONE or ATTENTION),
+and is stored; `batch show --reconcile` runs it again now. Before it settles (and after a replay
+reopened it) the stored reconciliation is null: not yet computed.
 """
 
 from __future__ import annotations
@@ -10,37 +14,33 @@ from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from domain import heartbeat
+from domain.batches import tallies
 from domain.checks.sales import movements_unlike_lines, sales_against_their_details
 from domain.errors import NotFound
 from domain.followups.failures import failed_of_batch
 from domain.posting.money import ZERO
-from domain.posting.request import TenderMethod
-from domain.tables import Batch, Outlet, Sale, SaleLine, SaleRequestRow, Tender
+from domain.tables import Batch, Sale, SaleRequestRow
 from domain.vocabulary import DECIDED, Outcome
 
 OUTCOMES = (*DECIDED, Outcome.PENDING)  # the order of `counts` in `batch show`
 
 
-def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
+def batch_show(session: Session, batch_id: int, reconcile: bool = False) -> dict[str, Any]:
+    """The batch document of `batch show`; `reconcile` runs the reconciliation now instead of
+    showing the one stored when the batch settled."""
     batch = session.get(Batch, batch_id)
     if batch is None:
         raise NotFound("batch", str(batch_id))
-    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-    reasons: dict[str, int] = {}
-    for outcome, reason, n in session.execute(
-        select(SaleRequestRow.outcome, SaleRequestRow.reason, func.count())
-        .where(SaleRequestRow.batch_id == batch_id)
-        .group_by(SaleRequestRow.outcome, SaleRequestRow.reason)
-    ):
-        counts[outcome] += n
-        if reason:
-            reasons[reason] = reasons.get(reason, 0) + n
-    totals = _totals(session, batch_id)
-    checks = _reconcile(session, batch_id, counts[Outcome.POSTED])
+    tally = tallies.read(session, batch_id)
+    counts = {outcome: tally.n("outcome", outcome) for outcome in OUTCOMES}
+    reasons = {reason: n for reason, (n, _, _) in tally.of("reason").items()}
+    checks, reconciled_at = batch.reconciliation, batch.reconciled_at
+    if reconcile:
+        checks, reconciled_at = reconciliation(session, batch_id, tally), session.scalar(select(func.now()))
     failed_count, failed = failed_of_batch(session, batch_id)
     return {
         "id": batch.id,
@@ -49,9 +49,10 @@ def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
         "requests": batch.requests,
         "counts": counts,
         "reasons": dict(sorted(reasons.items())),
-        "totals": totals,
-        "reconciled": all(c["ok"] for c in checks),
+        "totals": tallies.totals(session, tally),
+        "reconciled": None if checks is None else all(c["ok"] for c in checks),  # None: not yet computed
         "reconciliation": checks,
+        "reconciled_at": None if reconciled_at is None else reconciled_at.isoformat(),
         "failed_follow_ups": failed,  # the first 100 (by sale): kind, sale, request_id, error, attempts
         "failed_follow_ups_total": failed_count,
         "created_at": batch.created_at.isoformat(),
@@ -61,83 +62,37 @@ def batch_show(session: Session, batch_id: int) -> dict[str, Any]:
     }
 
 
-def _totals(session: Session, batch_id: int) -> dict[str, Any]:
-    of_batch = Sale.batch_id == batch_id
-    sales, tax = session.execute(
-        select(func.coalesce(func.sum(Sale.total), ZERO), func.coalesce(func.sum(Sale.tax), ZERO)).where(of_batch)
-    ).one()
-    return {
-        "sales": str(sales),
-        "tax": str(tax),
-        "by_outlet": _by_outlet(session, of_batch),
-        "by_tender": _by_tender(session, of_batch),
-        "by_gst_rate": _by_gst_rate(session, of_batch),
-    }
+def store_reconciliation(session: Session, batch_id: int) -> None:
+    """Reconcile the batch now and keep the result (once it settled: its sales no longer change)."""
+    checks = reconciliation(session, batch_id, tallies.read(session, batch_id))
+    session.execute(update(Batch).where(Batch.id == batch_id).values(reconciliation=checks, reconciled_at=func.now()))
 
 
-def _by_outlet(session: Session, of_batch: ColumnElement[bool]) -> dict[str, Any]:
-    return {
-        code: {"sales": str(total), "tax": str(t), "count": n}
-        for code, total, t, n in session.execute(
-            select(Outlet.code, func.sum(Sale.total), func.sum(Sale.tax), func.count())
-            .join(Outlet, Outlet.id == Sale.outlet_id)
-            .where(of_batch)
-            .group_by(Outlet.code)
-            .order_by(Outlet.code)
-        )
-    }
-
-
-def _by_tender(session: Session, of_batch: ColumnElement[bool]) -> dict[str, str]:
-    by_tender = {
-        method: str(amount)
-        for method, amount in session.execute(
-            select(Tender.method, func.sum(Tender.amount))
-            .join(Sale, Sale.id == Tender.sale_id)
-            .where(of_batch)
-            .group_by(Tender.method)
-            .order_by(Tender.method)
-        )
-    }
-    change = session.scalar(select(func.coalesce(func.sum(Sale.change_due), ZERO)).where(of_batch)) or ZERO
-    cash = TenderMethod.CASH
-    if change and cash in by_tender:
-        by_tender[cash] = str(Decimal(by_tender[cash]) - change)  # cash kept, after change given
-    return by_tender
-
-
-def _by_gst_rate(session: Session, of_batch: ColumnElement[bool]) -> dict[str, Any]:
-    return {
-        str(rate): {"amount": str(amount), "tax": str(t)}
-        for rate, amount, t in session.execute(
-            select(SaleLine.gst_rate, func.sum(SaleLine.amount), func.sum(SaleLine.tax))
-            .join(Sale, Sale.id == SaleLine.sale_id)
-            .where(of_batch)
-            .group_by(SaleLine.gst_rate)
-            .order_by(SaleLine.gst_rate)
-        )
-    }
-
-
-def _reconcile(session: Session, batch_id: int, posted: int) -> list[dict[str, Any]]:
-    """The batch's sales, each checked against its own detail rows (domain/checks/sales.py)."""
+def reconciliation(session: Session, batch_id: int, tally: tallies.Tallies) -> list[dict[str, Any]]:
+    """The batch's sales, each checked against its own detail rows (domain/checks/sales.py), and the
+    batch's running tallies against what the ledger holds for it."""
     of_batch = Sale.batch_id == batch_id
     sales = sales_against_their_details(of_batch)
     counts = session.execute(
         select(
             func.count().label("sales"),
+            func.coalesce(func.sum(sales.c.total), ZERO).label("total"),
+            func.coalesce(func.sum(sales.c.tax), ZERO).label("tax"),
             func.count().filter(sales.c.lines_off).label("lines"),
             func.count().filter(sales.c.total_off).label("totals"),
             func.count().filter(sales.c.tenders_off).label("tenders"),
         ).select_from(sales)
     ).one()
     stock_off = session.scalar(movements_unlike_lines(of_batch))
+    _, tallied_total, tallied_tax = tally.rows.get(("sales", ""), (0, ZERO, ZERO))
 
     def check(name: str, expected: Any, actual: Any) -> dict[str, Any]:
         return {"check": name, "expected": str(expected), "actual": str(actual), "ok": expected == actual}
 
     return [
-        check("posted requests = sales in the ledger", posted, counts.sales),
+        check("posted requests = sales in the ledger", tally.n("outcome", Outcome.POSTED), counts.sales),
+        check("batch total = the ledger's sales of the batch", tallied_total, Decimal(counts.total)),
+        check("batch GST = the ledger's sales of the batch", tallied_tax, Decimal(counts.tax)),
         check("sales whose subtotal or GST differs from their lines", 0, counts.lines),
         check("sales whose total is not subtotal (+ GST where excluded) + rounding", 0, counts.totals),
         check("sales whose tenders less change differ from their total", 0, counts.tenders),
@@ -157,15 +112,13 @@ def batch_list(session: Session, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def progress(session: Session, batch_id: int) -> dict[str, int]:
-    """Cheap counts for a progress bar."""
-    counts: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
-    for outcome, n in session.execute(
-        select(SaleRequestRow.outcome, func.count())
-        .where(SaleRequestRow.batch_id == batch_id)
-        .group_by(SaleRequestRow.outcome)
-    ):
-        counts[outcome] = n
-    return counts
+    """Counts for a progress bar: the batch's tallies (a few rows, whatever its size)."""
+    tally = tallies.read(session, batch_id)
+    return {outcome: tally.n("outcome", outcome) for outcome in OUTCOMES} | {
+        "follow_ups": tally.n("follow_ups"),
+        "follow_ups_settled": tally.n("follow_ups", "settled"),
+        "follow_ups_failed": tally.n("follow_ups", "failed"),
+    }
 
 
 REPORT_COLUMNS = ("line_no", "request_id", "outcome", "reason", "message", "transaction_number", "total")

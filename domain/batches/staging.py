@@ -175,7 +175,9 @@ def reopen_rejected(session: Session, batch_id: int, reason: str | None = None) 
     reopened = int(result.rowcount)  # type: ignore[attr-defined]
     if reopened:
         session.execute(
-            update(Batch).where(Batch.id == batch_id).values(state=BatchState.POSTING, posted_at=None, done_at=None)
+            update(Batch)
+            .where(Batch.id == batch_id)
+            .values(state=BatchState.POSTING, posted_at=None, done_at=None, reconciliation=None, reconciled_at=None)
         )
     return reopened
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
+from domain.batches.report import store_reconciliation
 from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
 from domain.vocabulary import BatchState, Outcome
 
@@ -22,6 +23,9 @@ def start_posting(session: Session, batch_id: int) -> None:
 
 def advance(session: Session, batch_id: int) -> str:
     """Move the batch as far as its requests and follow-ups allow; returns the state.
+
+    A batch that settles (DONE or ATTENTION) for the first time since it was staged or replayed has
+    its reconciliation computed and stored here, once (domain/batches/report.py).
 
     Once every request has an outcome (POSTED) and no follow-up is still to run, the batch is DONE,
     or ATTENTION when a follow-up failed for good; after `followups retry` (back to POSTED) it is
@@ -44,6 +48,8 @@ def advance(session: Session, batch_id: int) -> str:
         if settled != state:
             done_at = func.now() if settled == BatchState.DONE else None
             session.execute(update(Batch).where(Batch.id == batch_id).values(state=settled, done_at=done_at))
+            if session.scalar(select(Batch.reconciled_at).where(Batch.id == batch_id)) is None:
+                store_reconciliation(session, batch_id)  # once: a settled batch's sales no longer change
         state = settled
     return str(state)
 

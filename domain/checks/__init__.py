@@ -2,13 +2,14 @@
 in a shop manager's words, which outlet, product, customer, sale or request is off and by what.
 
 One module per concern: stock, loyalty, returns, sales (a sale against its own lines and tenders:
-the same rules a batch's reconciliation counts), intake, and follow-ups (none failed for good)."""
+the same rules a batch's reconciliation counts), intake, follow-ups (none failed for good), and
+batches (their running tallies equal their rows)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from domain.checks import followups, intake, loyalty, returns, sales, stock
+from domain.checks import batches, followups, intake, loyalty, returns, sales, stock
 from domain.checks.violation import Violation
 
 __all__ = ["Violation", "check_ledger"]
@@ -26,4 +27,5 @@ def check_ledger(session: Session) -> list[Violation]:
         *intake.every_sale_posted_by_one_request(session),
         *stock.one_open_reorder_suggestion(session),
         *followups.none_failed(session),
+        *batches.tallies_match_their_rows(session),
     ]

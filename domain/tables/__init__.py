@@ -10,7 +10,7 @@ Returns are stored signed (negative quantities and amounts), so a plain SUM nets
 | masterdata | companies, outlets, users, suppliers, products, customers |
 | stock | stock_levels, stock_movements, stock_discrepancies |
 | sales | sales, sale_lines, tenders (and the sale number sequence) |
-| intake | batches, sale_requests, heartbeats |
+| intake | batches, batch_tallies, sale_requests, heartbeats |
 | followups | follow_ups, loyalty_entries, reorder_suggestions, receipts |
 | web | web_deliveries (webhook deliveries kept for audit) |
 | reports | z_reports (issued, immutable), cash_counts |
@@ -18,7 +18,7 @@ Returns are stored signed (negative quantities and amounts), so a plain SUM nets
 
 from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, core_table, defaults_to_now
 from domain.tables.followups import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion
-from domain.tables.intake import Batch, Heartbeat, SaleRequestRow
+from domain.tables.intake import Batch, BatchTally, Heartbeat, SaleRequestRow
 from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplier, User
 from domain.tables.reports import CashCount, ZReport
 from domain.tables.sales import Sale, SaleLine, Tender, sale_number
@@ -33,6 +33,7 @@ __all__ = [
     "RATE",
     "Base",
     "Batch",
+    "BatchTally",
     "CashCount",
     "Company",
     "Customer",

@@ -4,9 +4,10 @@ heartbeat of the sweeper that sends undone work again."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -25,7 +26,33 @@ class Batch(Base):
     posted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     enqueued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # last sent; the sweeper's clock
+    # The reconciliation, computed once when the batch settles (DONE or ATTENTION), null before and
+    # after a replay reopened it (domain/batches/report.py).
+    reconciliation: Mapped[Any | None] = mapped_column(JSONB)
+    reconciled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (CheckConstraint(one_of("state", BatchState), name="state"),)
+
+
+SUM = Numeric(18, 2)  # a batch's sum of MONEY amounts
+
+
+class BatchTally(Base):
+    """Running counts and sums of a batch, so `batch show` and the progress bar read a few rows
+    whatever the batch's size. Kept by triggers on sale_requests and follow_ups in the transaction
+    that changes them (migration 0006; what each tally counts: domain/batches/tallies.py).
+
+    `slot` is the PostgreSQL backend that wrote the row: two transactions running at once are in two
+    backends, so they never update the same tally row and never wait for each other. A tally is the
+    sum over its slots."""
+
+    __tablename__ = "batch_tallies"
+    batch_id: Mapped[int] = mapped_column(ForeignKey("batches.id", ondelete="CASCADE"), primary_key=True)
+    tally: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(30), primary_key=True)
+    slot: Mapped[int] = mapped_column(Integer, primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    amount: Mapped[Decimal] = mapped_column(SUM, server_default="0")
+    tax: Mapped[Decimal] = mapped_column(SUM, server_default="0")
 
 
 class SaleRequestRow(Base):
@@ -60,6 +87,7 @@ class SaleRequestRow(Base):
         ),
         Index("ix_sale_requests_request_id", "request_id"),
         Index("ix_sale_requests_batch", "batch_id", "outcome"),
+        Index("ix_sale_requests_sale", "sale_id", postgresql_where=text("sale_id IS NOT NULL")),
         Index("ix_sale_requests_pending", "enqueued_at", postgresql_where=text(f"outcome = '{Outcome.PENDING}'")),
     )
 

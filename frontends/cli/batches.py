@@ -75,10 +75,19 @@ def batch() -> None:
 
 @batch.command("show")
 @click.argument("batch_id", metavar="ID", type=BATCH_ID)
+@click.option(
+    "--reconcile",
+    is_flag=True,
+    help="reconcile the batch against the ledger now (reads all its sales) instead of showing the "
+    "reconciliation stored when it settled",
+)
 @json_option
-def batch_show(batch_id: int, as_json: bool) -> int:
-    """State, counts, totals and reconciliation of batch ID."""
-    print_batch(lookups.batch_show(database(), batch_id), as_json)
+def batch_show(batch_id: int, reconcile: bool, as_json: bool) -> int:
+    """State, counts, totals and reconciliation of batch ID.
+
+    Counts and totals are kept as the batch posts, so showing a batch costs the same whatever its
+    size; the reconciliation is computed once, when the batch is DONE (or ATTENTION)."""
+    print_batch(lookups.batch_show(database(), batch_id, reconcile), as_json)
     return 0
 
 

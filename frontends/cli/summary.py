@@ -26,8 +26,11 @@ def print_batch(document: dict[str, Any], as_json: bool) -> None:
     out.print(f"  sales {totals['sales']}  tax {totals['tax']}")
     if totals["by_outlet"] or totals["by_tender"] or totals["by_gst_rate"]:
         out.print(_indented(_totals_table(totals)))
-    out.print(f"  reconciled: {'yes' if document['reconciled'] else 'NO'}")
-    for check in document["reconciliation"]:
+    if document["reconciled"] is None:
+        out.print("  reconciled: not yet (once the batch is DONE; `batch show --reconcile` reconciles it now)")
+    else:
+        out.print(f"  reconciled: {'yes' if document['reconciled'] else 'NO'}")
+    for check in document["reconciliation"] or ():
         if not check["ok"]:
             out.print(f"    {check['check']}: expected {check['expected']}, ledger holds {check['actual']}")
     _print_failed_follow_ups(document)

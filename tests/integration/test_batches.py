@@ -16,6 +16,7 @@ from tests.batch_support import (
     messages_by_line,
     outcomes_by_line,
     requests_without_one_outcome,
+    tallied_and_counted,
     tillpost,
     tillpost_json,
     wait_for_state,
@@ -107,7 +108,10 @@ def test_a_bad_line_rejects_only_itself_and_a_replay_after_the_fix_posts_the_unk
     assert shown["state"] == "DONE" and shown["reconciled"] is True
     assert shown["counts"]["POSTED"] == 4 and shown["reasons"] == {"INVALID": 3, "TENDER_SHORT": 1}
     assert shown["totals"]["sales"] == "51.40"  # 41.90 + TEA 4.50 + NEWSKU 5.00
+    assert shown["reconciled_at"] > document["reconciled_at"]  # reconciled again once the replay settled
     assert requests_without_one_outcome(sessions, document["id"]) == []
+    tallied, counted = tallied_and_counted(sessions, document["id"])
+    assert tallied == counted
     assert tillpost_json(pipeline_env, "check", "--json") == {"ok": True, "violations": []}
 
 
@@ -171,6 +175,9 @@ def test_posting_the_same_file_twice_posts_nothing_the_second_time(shop, start_w
     assert Decimal(second["totals"]["sales"]) == 0 and Decimal(second["totals"]["tax"]) == 0
     assert second["totals"]["by_outlet"] == {} and second["reconciled"] is True
     assert ledger_totals(sessions) == before
+    for batch in (first, second):
+        tallied, counted = tallied_and_counted(sessions, batch["id"])
+        assert tallied == counted
 
 
 def test_post_without_wait_answers_at_once_with_the_batch_document(shop, start_worker, pipeline_env, tmp_path):
@@ -186,7 +193,7 @@ def test_post_without_wait_answers_at_once_with_the_batch_document(shop, start_w
     assert document["state"] == "RECEIVED" and document["requests"] == len(DAY)
     assert document["counts"] == {"POSTED": 0, "DUPLICATE": 0, "CONFLICT": 0, "REJECTED": 1, "PENDING": 7}
     assert set(document["totals"]) == {"sales", "tax", "by_outlet", "by_tender", "by_gst_rate"}
-    assert isinstance(document["reconciled"], bool)
+    assert (document["reconciled"], document["reconciliation"], document["reconciled_at"]) == (None, None, None)
     listed = tillpost_json(pipeline_env, "batch", "list", "--json")
     assert {"id": document["id"], "state": "RECEIVED"}.items() <= next(
         b for b in listed if b["id"] == document["id"]
@@ -279,8 +286,10 @@ def test_a_return_posts_after_its_sale_from_the_same_file_whichever_worker_takes
 
 
 def test_batch_show_while_workers_post_reconciles_from_one_moment(shop, start_worker, pipeline_env, tmp_path):
-    """Its counts and the ledger's sums are read in one snapshot: never `reconciled: false` merely
-    because workers posted between two of its statements (the adversarial review saw it on every read)."""
+    """`batch show --reconcile` reads its counts and the ledger's sums in one snapshot: never
+    `reconciled: false` merely because workers posted between two of its statements (the adversarial
+    review saw it on every read). Without --reconcile, the reconciliation is not computed until the
+    batch settles."""
     from services import lookups
 
     path = write_jsonl(tmp_path / "day.jsonl", [sale(f"P-{n}", [("TEA", "1")], [("CASH", "4.50")]) for n in range(800)])
@@ -289,8 +298,11 @@ def test_batch_show_while_workers_post_reconciles_from_one_moment(shop, start_wo
 
     seen = []
     while not seen or seen[-1][0] not in ("DONE", "ATTENTION"):
-        shown = lookups.batch_show(shop, batch_id)
+        shown = lookups.batch_show(shop, batch_id, reconcile=True)
         seen.append((shown["state"], shown["counts"]["PENDING"], shown["reconciled"]))
+        stored = lookups.batch_show(shop, batch_id)["reconciled"]
+        assert stored is (True if stored is not None else None), stored
     while_posting = [s for s in seen if s[0] == "POSTING" and s[1] > 0]
     assert while_posting, "the batch was never seen while posting: nothing was tested"
     assert [s for s in seen if s[2] is not True] == []
+    assert lookups.batch_show(shop, batch_id)["reconciled"] is True

@@ -17,6 +17,7 @@ from tests.batch_support import (
     requests_without_one_outcome,
     sales_and_posted_requests,
     stock_off_its_movements,
+    tallied_and_counted,
     tillpost_json,
     write_jsonl,
 )
@@ -77,6 +78,8 @@ def sweep_until_done(sessions, batch_id, timeout=150):
 def assert_whole(sessions, env, batch_id, count):
     """Every request one outcome (all POSTED, returns too: all are valid), nothing doubled, every follow-up run."""
     assert requests_without_one_outcome(sessions, batch_id) == []
+    tallied, counted = tallied_and_counted(sessions, batch_id)
+    assert tallied == counted and counted[("outcome", "POSTED")][0] == count
     with sessions() as s:
         not_posted = s.execute(
             select(SaleRequestRow.request_id, SaleRequestRow.outcome, SaleRequestRow.message).where(
