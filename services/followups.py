@@ -44,9 +44,10 @@ class FollowUpRun:
     error: Exception | None = None  # ... the failure
 
 
-def run_follow_up(db: Database, kind: FollowUpKind, sale_ids: list[int]) -> FollowUpRun:
+def run_follow_up(db: Database, kind: FollowUpKind, sale_ids: list[int], advance: bool = True) -> FollowUpRun:
     """Run one follow-up over a set of sales in one transaction, then let their batches move on
-    (POSTED -> DONE). Idempotent: a sale whose follow-up already ran is skipped."""
+    (POSTED -> DONE; `advance=False` leaves that to the caller). Idempotent: a sale whose follow-up
+    already ran is skipped."""
     try:
         done = db.transaction(lambda session: RUNS[kind](session, sale_ids))
     except TransientError:
@@ -56,8 +57,46 @@ def run_follow_up(db: Database, kind: FollowUpKind, sale_ids: list[int]) -> Foll
             return _count_failure(db, kind, sale_ids[0], exc)
         log.exception("%s failed for a set of %d sales; running them one by one", kind, len(sale_ids))
         return FollowUpRun(one_by_one=list(sale_ids))  # so one bad sale cannot hold back the rest of its set
-    _advance_batches(db, sale_ids)
+    if advance:
+        _advance_batches(db, sale_ids)
     return FollowUpRun(done=done)
+
+
+# Every follow-up of a posted sale, in the order they run in one message. A receipt shows the points
+# of its sale, so receipts come after loyalty and are handed over with it.
+IN_ORDER = (FollowUpKind.REORDER, FollowUpKind.LOYALTY, FollowUpKind.CUSTOMER_RECEIPT)
+NEEDS = {FollowUpKind.CUSTOMER_RECEIPT: FollowUpKind.LOYALTY}
+
+
+@dataclass(frozen=True)
+class Handover:
+    """Follow-ups left to messages of their own kind: these kinds of these sales, after `countdown`."""
+
+    kinds: tuple[FollowUpKind, ...]
+    sale_ids: list[int]
+    countdown: float | None = None
+
+
+def run_every_follow_up(db: Database, sale_ids: list[int]) -> tuple[int, list[Handover]]:
+    """Every follow-up of a set of sales, each kind in its own transaction (IN_ORDER), then their
+    batches move on once. A kind that fails for the set, or a counted failure of a single sale, is
+    handed over, with the kinds that need it, to messages of their kind (whose retries and one-by-one
+    runs are those of `run_follow_up`); the other kinds go on. How many ran, and the handovers."""
+    done, handovers, handed = 0, list[Handover](), set[FollowUpKind]()
+    for kind in IN_ORDER:
+        if kind in handed:
+            continue
+        run = run_follow_up(db, kind, sale_ids, advance=False)
+        done += run.done
+        if run.one_by_one or run.try_again_in is not None:
+            kinds = (kind, *(later for later, needed in NEEDS.items() if needed == kind))
+            handed.update(kinds)
+            if run.one_by_one:
+                handovers += [Handover(kinds, [sale_id]) for sale_id in run.one_by_one]
+            else:
+                handovers.append(Handover(kinds, list(sale_ids), run.try_again_in))
+    _advance_batches(db, sale_ids)
+    return done, handovers
 
 
 def _count_failure(db: Database, kind: FollowUpKind, sale_id: int, exc: Exception) -> FollowUpRun:

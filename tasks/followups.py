@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from domain.vocabulary import FollowUpKind
-from services.followups import run_follow_up
+from services.followups import run_every_follow_up, run_follow_up
 from tasks import messages, names
 from tasks.common import RETRY_PASSING_FAULTS, database
 
@@ -37,3 +37,13 @@ def loyalty(self: Any, sale_ids: list[int]) -> int:
 @shared_task(bind=True, name=names.CUSTOMER_RECEIPTS, **RETRY_PASSING_FAULTS)
 def receipts(self: Any, sale_ids: list[int]) -> int:
     return run_and_act(self, FollowUpKind.CUSTOMER_RECEIPT, sale_ids)
+
+
+@shared_task(name=names.FOLLOW_UPS, **RETRY_PASSING_FAULTS)
+def every_follow_up(sale_ids: list[int]) -> int:
+    """Every follow-up of newly posted sales in one message (one message a set, not three); what one
+    kind could not finish goes on in messages of its kind."""
+    done, handovers = run_every_follow_up(database(), sale_ids)
+    for handover in handovers:
+        messages.send_follow_ups(handover.sale_ids, kinds=handover.kinds, countdown=handover.countdown)
+    return done

@@ -42,11 +42,15 @@ def send_batch(db: Database, batch_id: int) -> int:
 def send_follow_ups(
     sale_ids: list[int], kinds: Iterable[str] = tuple(FollowUpKind), countdown: float | None = None
 ) -> None:
-    """Ask for these kinds of follow-up of these sales. A receipt shows loyalty points, so when both
-    are asked for, the receipt is sent after loyalty ran (a chain)."""
+    """Ask for these kinds of follow-up of these sales: every kind in one message a chunk, else a
+    message a kind. A receipt shows loyalty points, so when both are asked for, the receipt is sent
+    after loyalty ran (a chain)."""
     wanted = set(kinds)
     options: dict[str, Any] = {"countdown": countdown}
     for chunk in _chunks(sale_ids):
+        if wanted >= set(FollowUpKind):
+            current_app.send_task(names.FOLLOW_UPS, args=[chunk], **options)
+            continue
         if FollowUpKind.REORDER in wanted:
             current_app.send_task(names.REORDER, args=[chunk], **options)
         if FollowUpKind.LOYALTY in wanted and FollowUpKind.CUSTOMER_RECEIPT in wanted:

@@ -7,6 +7,7 @@ POST_REQUESTS = "tasks.posting.post_requests"
 # still queued under the old name is refused as unregistered; its requests stay PENDING in PostgreSQL
 # and the sweeper sends them again.
 POST_BATCH_RANGE = "tasks.batches.post_batch_range"
+FOLLOW_UPS = "tasks.followups.every_follow_up"
 REORDER = "tasks.followups.reorder"
 LOYALTY = "tasks.followups.loyalty"
 CUSTOMER_RECEIPTS = "tasks.followups.receipts"
@@ -15,6 +16,7 @@ SWEEP = "tasks.sweeper.sweep"
 QUEUES = {
     POST_REQUESTS: "posting",
     POST_BATCH_RANGE: "posting",
+    FOLLOW_UPS: "followups",
     REORDER: "followups",
     LOYALTY: "followups",
     CUSTOMER_RECEIPTS: "followups",

@@ -55,7 +55,7 @@ def test_workers_post_sales_and_run_every_follow_up(sessions, start_worker):
     assert outcome["points_earned"] == 3 and outcome["total"] == "38.70"
 
 
-def test_flower_sees_the_posting_task_and_its_three_follow_ups_succeed(sessions, start_worker, pipeline_env, tmp_path):
+def test_flower_sees_the_posting_task_and_its_follow_ups_succeed(sessions, start_worker, pipeline_env, tmp_path):
     # Given Flower watching the same broker as a real worker
     with sessions.begin() as s:
         make_shop(s, stock={"TEA": 50})
@@ -72,24 +72,24 @@ def test_flower_sees_the_posting_task_and_its_three_follow_ups_succeed(sessions,
         with sessions() as s:
             sale_id = s.scalar(select(Sale.id))
 
-        # Then Flower's API lists the posting task and reorder, loyalty and receipts for that sale, all SUCCESS
-        wanted = {
-            "tasks.posting.post_requests",
-            "tasks.followups.reorder",
-            "tasks.followups.loyalty",
-            "tasks.followups.receipts",
-        }
+        # Then Flower's API lists the posting task and the sale's follow-ups (reorder, loyalty and
+        # receipt, in one message), both SUCCESS, and each follow-up is done in the ledger
+        wanted = {"tasks.posting.post_requests", "tasks.followups.every_follow_up"}
 
         def succeeded():
             tasks = _flower_tasks(port)
             done = {t["name"] for t in tasks.values() if t.get("state") == "SUCCESS"}
             return tasks if wanted <= done else None
 
-        tasks = wait_until(succeeded, timeout=60, what="Flower to report the four tasks as SUCCESS")
+        tasks = wait_until(succeeded, timeout=60, what="Flower to report both tasks as SUCCESS")
         by_name = {t["name"]: t for t in tasks.values()}
         assert str(ids[0]) in by_name["tasks.posting.post_requests"]["args"]
-        for name in wanted - {"tasks.posting.post_requests"}:
-            assert str(sale_id) in by_name[name]["args"]
+        assert str(sale_id) in by_name["tasks.followups.every_follow_up"]["args"]
+        with sessions() as s:
+            kinds = set(
+                s.scalars(select(FollowUp.kind).where(FollowUp.sale_id == sale_id, FollowUp.done_at.is_not(None)))
+            )
+        assert kinds == {"REORDER", "LOYALTY", "CUSTOMER_RECEIPT"}
     finally:
         flower.terminate()
         flower.wait(timeout=20)
