@@ -139,6 +139,8 @@ JSON_CASES = [
     Json("till sale without a cashier", _drop("cashier"), "INVALID", "cashier"),
     Json("sale naming an original", _set("original_request_id", "X"), "INVALID", "original_request_id"),
     Json("notes with a NUL character", _set("notes", "a\x00b"), "INVALID", "notes"),
+    # found by the intake's fuzz test: a request_id with a NUL was a 500 over HTTP (its column refused it)
+    Json("request_id with a NUL character", _set("request_id", "R\x00-1"), "INVALID", "request_id"),
     Json("notes of 501 characters", _set("notes", "n" * 501), "INVALID", "notes"),
     Json("a JSON array instead of an object", lambda r: [r], "INVALID", "JSON object"),
     Json("a bare string", lambda r: "sale", "INVALID", "JSON object"),

@@ -41,19 +41,14 @@ def receive(session: Session, payloads: Iterable[Any], batch_id: int | None = No
 
 
 def _row(payload: Any, batch_id: int | None) -> dict[str, Any]:
-    row = {
-        "request_id": request_id_of(payload),
-        "batch_id": batch_id,
-        "outcome": Outcome.PENDING,
-        "reason": None,
-        "message": None,
-    }
+    row: dict[str, Any] = {"batch_id": batch_id, "outcome": Outcome.PENDING, "reason": None, "message": None}
     try:
         payload = storable(_floats_as_decimals(payload))
     except (ValueError, RecursionError) as exc:
         payload = {"unstorable": printable(repr(payload)[:2000])}
         row.update(outcome=Outcome.REJECTED, reason=Reason.INVALID, message=f"cannot be stored: {exc}")
-    return {**row, "payload": payload, "fingerprint": fingerprint_of(payload)}
+    # Its request_id from what is stored: one holding a NUL character is not stored as it came
+    return {**row, "request_id": request_id_of(payload), "payload": payload, "fingerprint": fingerprint_of(payload)}
 
 
 def _floats_as_decimals(value: Any) -> Any:
