@@ -105,9 +105,10 @@ class Bench:
     """One benchmark run: the server, the broker, the work folder, and each shape's template database."""
 
     def __init__(self, args: argparse.Namespace) -> None:
+        self.configured = bool(settings.load().configured_database_url)  # before the embedded URL is exported
         embedded.ensure_running(settings.load())
         config = settings.load()
-        self.args, self.server, self.configured = args, config.database_url, bool(config.configured_database_url)
+        self.args, self.server = args, config.database_url
         self.broker = pipeline.own_broker(config.broker_url)
         self.folder = config.home / "bench"
         self.folder.mkdir(parents=True, exist_ok=True)

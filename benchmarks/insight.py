@@ -26,6 +26,11 @@ class StatStatements:
         self.unavailable: str | None = None
         try:
             with self.engine.connect() as conn:
+                if not conn.scalar(text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'")):
+                    self.unavailable = (
+                        "this server has no pg_stat_statements extension (the embedded pgserver lacks it)"
+                    )
+                    return
                 preload = conn.scalar(text("SHOW shared_preload_libraries")) or ""
                 if "pg_stat_statements" not in preload:
                     self.unavailable = (
