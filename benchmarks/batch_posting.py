@@ -166,7 +166,7 @@ class Bench:
         statements = Path(tempfile.mkdtemp(prefix="statements-", dir=self.folder)) if self.args.profile else None
         env = {"TILLPOST_BENCH_STATEMENTS": str(statements)} if statements else None
         during = insight.start_py_spy(profile) if self.args.profile else None
-        run = pipeline.run(db, self.broker, path, [self.args.workers], env, during)
+        run = pipeline.run(db, self.broker, path, [self.args.workers], env, during, stats.capture)
         sales, ph = self.args.sales, run.phases
         print(
             f"queue      : {run.seconds:7.1f} s  {sales / run.seconds:7.0f} sales/s  "

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
@@ -24,6 +25,7 @@ class StatStatements:
     def __init__(self, db_url: str) -> None:
         self.engine = make_engine(db_url, isolation_level="AUTOCOMMIT")
         self.unavailable: str | None = None
+        self.rows: list[Any] = []
         try:
             with self.engine.connect() as conn:
                 if not conn.scalar(text("SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements'")):
@@ -40,22 +42,30 @@ class StatStatements:
                     return
                 conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
                 conn.execute(text("SELECT pg_stat_statements_reset()"))
-        except Exception as exc:  # the embedded server ships no such extension: say so and go on
+        except Exception as exc:  # no right to create it, or any other refusal: say why and go on
             self.unavailable = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
 
-    def top(self) -> list[str]:
+    def capture(self) -> None:
+        """Read the figures now (as the batch is DONE, before the benchmark's own reads)."""
         if self.unavailable:
-            return [f"pg_stat_statements unavailable: {self.unavailable}"]
+            return
         query = text("""
-            SELECT calls, total_exec_time, mean_exec_time, total_exec_time / sum(total_exec_time) OVER () AS share,
-                   query
+            SELECT calls, total_exec_time, sum(total_exec_time) OVER () AS all_ms, query
             FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
             ORDER BY total_exec_time DESC LIMIT :top
         """)
         with self.engine.connect() as conn:
-            rows = conn.execute(query, {"top": TOP}).all()
+            self.rows = conn.execute(query, {"top": TOP}).all()
         self.engine.dispose()
-        return statement_table("server time (pg_stat_statements)", [(r[0], r[1], r[4]) for r in rows])
+
+    def top(self) -> list[str]:
+        if self.unavailable:
+            return [f"pg_stat_statements unavailable: {self.unavailable}"]
+        rows = self.rows
+        total = rows[0].all_ms if rows else 0.0
+        return statement_table(
+            "server time (pg_stat_statements)", [(r.calls, r.total_exec_time, r.query) for r in rows], total
+        )
 
 
 def statement_table(title: str, rows: Iterable[tuple[int, float, str]], total_ms: float | None = None) -> list[str]:

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -82,10 +83,12 @@ def run(
     nodes: list[int],
     env_extra: dict[str, str] | None = None,
     during: Any = None,
+    on_done: Callable[[], None] | None = None,
 ) -> PipelineRun:
     """Post `path` through worker nodes of `nodes[i]` pool processes each, started separately with
     distinct node names (as separate hosts would run them). `during(pool_pids)` is called once the
-    clock runs (the profiler's hook); it returns a callable that stops it."""
+    clock runs (the profiler's hook); it returns a callable that stops it. `on_done()` is called as
+    the batch is DONE, before the benchmark reads anything back (the statement figures' snapshot)."""
     env = dict(os.environ, TILLPOST_DATABASE_URL=db_url, TILLPOST_BROKER_URL=broker_url, **(env_extra or {}))
     app = "benchmarks.instrumented" if env_extra else "workers.app"
     flush(broker_url)
@@ -118,6 +121,8 @@ def run(
         while db.read(lambda session: session.scalar(state)) not in SETTLED:
             time.sleep(0.25)
         seconds = time.monotonic() - started
+        if on_done is not None:
+            on_done()
     finally:
         if stop_during is not None:
             stop_during()
