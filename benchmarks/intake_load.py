@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 
-from benchmarks.batch_posting import _flush, _start_worker, database, drop_database, fresh_database  # noqa: E402
+from benchmarks import databases, pipeline  # noqa: E402
+from benchmarks.databases import database  # noqa: E402
 from frontends.demo_data import catalogue  # noqa: E402
 from frontends.intake.auth import signature_of  # noqa: E402
 from runtime import embedded, settings  # noqa: E402
@@ -191,15 +192,16 @@ def main() -> None:
     embedded.ensure_running(settings.load())
     config = settings.load()
     server, broker = config.database_url, config.broker_url
-    broker = broker.split("?")[0] + "?virtual_host=11" if broker.startswith("redis+socket") else broker
+    broker = pipeline.own_broker(broker)  # a Redis database of its own: emptying it eats nobody's messages
     folder = config.home / "bench"
     folder.mkdir(parents=True, exist_ok=True)
     count = int(args.rate * args.seconds)
     bodies = orders(count)
     print(f"orders: {count:,} signed Shopify orders/create; workers: {args.workers}; cores: {os.cpu_count()}")
 
-    db_url = fresh_database(server, "intake")
-    _flush(broker)
+    template = databases.template(server, "demo", catalogue())
+    db_url = databases.copy_of(server, template, "intake")
+    pipeline.flush(broker)
     env = dict(
         os.environ,
         TILLPOST_DATABASE_URL=db_url,
@@ -209,7 +211,9 @@ def main() -> None:
         TILLPOST_WEB_OUTLET="WEB",
     )
     port = free_port()
-    worker = _start_worker(env, folder / "intake-bench-worker.log", args.workers)
+    worker = pipeline.start_node(
+        env, folder / "intake-bench-worker.log", args.workers, "intake-bench@%h", "workers.app"
+    )
     intake = start_intake(env, port, folder / "intake-bench.log")
     try:
         time.sleep(4)  # the worker's pool is up before the clock starts
@@ -237,7 +241,8 @@ def main() -> None:
     print(f"outcomes   : {dict(Counter(o for o, _ in outcomes.values()))}")
     print(f"errors     : {sum(errors.values())} {dict(errors) or ''}")
     print(f"lost       : {lost} (accepted, not POSTED within {args.settle:g} s of the last send)")
-    drop_database(server, db_url)
+    databases.drop(server, db_url)
+    databases.drop(server, template)
 
 
 if __name__ == "__main__":
