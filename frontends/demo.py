@@ -27,7 +27,7 @@ from services import batches, lookups, masterdata
 from services.unit_of_work import Database, connect
 
 
-def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, object]:
+def run_demo(sales: int, workers: int, start_workers: bool = True) -> dict[str, Any]:
     config = settings.load()
     db = connect(config)
     print("1/5 database migrated", file=sys.stderr, flush=True)
