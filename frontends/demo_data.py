@@ -13,12 +13,13 @@ import io
 import json
 import random
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from domain.posting.money import line_amount
 from domain.posting.pricing import ProductInfo, price_sale
+from domain.posting.refunds import SoldSku, refunds_for
 from domain.posting.request import parse_request
 
 SGT = timezone(timedelta(hours=8))
@@ -27,6 +28,7 @@ TILLS = ("ORCH", "TAMP", "JEM")
 CASHIERS = ("amy", "ben", "chitra", "dinesh", "ella", "farid")
 WORDS = ("Kopi", "Teh", "Kaya", "Pandan", "Gula Melaka", "Milo", "Durian", "Chendol", "Ondeh", "Bandung")
 THINGS = ("Beans 250g", "Mug", "Tin", "Biscuits", "Gift Box", "Tote Bag", "Syrup", "Cookies", "Tumbler", "Sampler")
+SPOILED_EVERY, SPOILED_AT = 500, 250  # with `bad`, request n is spoiled when n % 500 == 250 (see _spoil)
 
 
 def catalogue(products: int = 120, customers: int = 300) -> dict[str, list[dict[str, Any]]]:
@@ -109,28 +111,47 @@ def _infos(items: list[dict[str, Any]]) -> dict[str, ProductInfo]:
 
 
 def day_of_sales(count: int, seed: int = 1, bad: bool = True, day: str = "2025-03-01") -> Iterator[str]:
-    """JSON Lines text, one request a line. With `bad`, about 1 in 500 requests is wrong on purpose."""
+    """JSON Lines text, one request a line. With `bad`, about 1 in 500 requests is wrong on purpose
+    (`_spoil`: an unknown SKU, a short tender, a truncated line, an unknown field); every other one posts."""
     rng = random.Random(seed)
     shop = catalogue()
     products = _infos(shop["products"])
     skus = list(products)
     customers = [c["code"] for c in shop["customers"]]
     opening = datetime.fromisoformat(f"{day}T10:00:00").replace(tzinfo=SGT)
-    earlier: list[dict[str, Any]] = []
+    earlier: list[_Sold] = []  # sales not returned yet, oldest first
     for n in range(count):
         at = opening + timedelta(seconds=int(43200 * n / max(count, 1)))
         request_id = f"{day}-{n + 1:07d}"
         if earlier and n > 1500 and rng.random() < 0.02:
-            request = _return_of(rng, rng.choice(earlier[:-1000] or earlier), request_id, at, products)
+            # a sale at least 1,000 requests back (posted before its return), returned once only
+            original = earlier.pop(rng.randrange(max(len(earlier) - 1000, 0) or len(earlier)))
+            request = _return_of(rng, original, request_id, at)
+            request["tenders"] = _refund_tenders(request, original, products)
         else:
             request = _sale(rng, request_id, at, skus, customers)
-        request["tenders"] = _tenders(rng, request, *_amounts_due(request, products))
-        if bad and n % 500 == 250:
+            request["tenders"] = _tenders(rng, request, *_amounts_due(request, products))
+        if bad and n % SPOILED_EVERY == SPOILED_AT:
             yield _spoil(rng, request, n)  # never returned later: its sale may not exist
             continue
         if request.get("kind") != "return" and len(earlier) < 50_000:
-            earlier.append(request)
+            earlier.append(_sold(request, products))
         yield json.dumps(request)
+
+
+@dataclass(frozen=True)
+class _Sold:
+    """A sale of the day as the ledger will hold it: what each SKU took, and the sale's total."""
+
+    request: dict[str, Any]
+    skus: dict[str, SoldSku]
+    total: Decimal
+
+
+def _sold(request: dict[str, Any], products: dict[str, ProductInfo]) -> _Sold:
+    priced = price_sale(parse_request(request), products, prices_include_gst=True)
+    skus = {line.product.sku: SoldSku(line.quantity, line.amount, line.tax, line.gst_rate) for line in priced.lines}
+    return _Sold(request, skus, priced.total)
 
 
 def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], customers: list[str]) -> dict[str, Any]:
@@ -155,27 +176,41 @@ def _sale(rng: random.Random, request_id: str, at: datetime, skus: list[str], cu
     return request
 
 
-def _return_of(
-    rng: random.Random, original: dict[str, Any], request_id: str, at: datetime, products: dict[str, ProductInfo]
-) -> dict[str, Any]:
-    """One unit of one line back, refunded at what was paid for it (its share of any discount)."""
-    line = rng.choice(original["lines"])
-    quantity = Decimal(line["quantity"])
-    paid = line_amount(quantity, products[line["sku"]].price, Decimal(line.get("discount", "0"))) / quantity
-    returned = {"sku": line["sku"], "quantity": "1", "unit_price": f"{paid:.4f}"}
+def _return_of(rng: random.Random, original: _Sold, request_id: str, at: datetime) -> dict[str, Any]:
+    """One unit of one line back, at what was paid for it (its share of any discount)."""
+    sale = original.request
+    sku = rng.choice(sale["lines"])["sku"]
+    returned = {"sku": sku, "quantity": "1", "unit_price": f"{original.skus[sku].unit_price:.4f}"}
     request = {
         "request_id": request_id,
         "kind": "return",
-        "original_request_id": original["request_id"],
-        "outlet": original["outlet"],
-        "channel": original.get("channel", "pos"),
+        "original_request_id": sale["request_id"],
+        "outlet": sale["outlet"],
+        "channel": sale.get("channel", "pos"),
         "occurred_at": at.isoformat(),
         "lines": [returned],
         "tenders": [],
     }
-    if original["outlet"] != "WEB":
+    if sale["outlet"] != "WEB":
         request["cashier"] = rng.choice(CASHIERS)
     return request
+
+
+def _refund_tenders(request: dict[str, Any], original: _Sold, products: dict[str, ProductInfo]) -> list[dict[str, str]]:
+    """What the return refunds, as the ledger prices it: its share of what the sale took (refunds.py),
+    in cash at a till (rounded to 0.05, never past what is left of the sale), by card on the web."""
+    method = "CARD" if request.get("channel") == "web" else "CASH"
+    # priced as a sale paid in cash (with a card tender beside it when not all cash), so that no
+    # tender rule stands in the way of reading what is due
+    tenders = [{"method": "CASH", "amount": "999999"}]
+    if method != "CASH":
+        tenders.append({"method": method, "amount": "0.01"})
+    as_sale = {**request, "kind": "sale", "tenders": tenders}
+    as_sale.pop("original_request_id")
+    parsed = parse_request(as_sale)
+    refunds = refunds_for(parsed.lines, original.skus)
+    priced = price_sale(parsed, products, prices_include_gst=True, refunds=refunds, refund_limit=original.total)
+    return [{"method": method, "amount": f"{priced.total:.2f}"}]
 
 
 def _amounts_due(request: dict[str, Any], products: dict[str, ProductInfo]) -> tuple[Decimal, Decimal]:
@@ -191,8 +226,6 @@ def _tenders(rng: random.Random, request: dict[str, Any], cash_due: Decimal, due
         return [{"method": "CASH", "amount": "1.00"}]
     if request.get("channel") == "web":
         return [{"method": "CARD", "amount": f"{due:.2f}"}]
-    if request.get("kind") == "return":
-        return [{"method": "CASH", "amount": f"{cash_due:.2f}"}]
     roll = rng.random()
     if roll < 0.35:
         cash = cash_due.quantize(Decimal(1), rounding=ROUND_CEILING)  # a note or two; change is given
@@ -203,7 +236,7 @@ def _tenders(rng: random.Random, request: dict[str, Any], cash_due: Decimal, due
 
 
 def _spoil(rng: random.Random, request: dict[str, Any], n: int) -> str:
-    kind = (n // 500) % 4
+    kind = (n // SPOILED_EVERY) % 4
     if kind == 0:
         request["lines"][0]["sku"] = "NO-SUCH-SKU"
     elif kind == 1:

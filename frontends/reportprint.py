@@ -36,7 +36,9 @@ def title_of(document: dict[str, Any]) -> str:
         return f"GST F5 figures: {document['company']}, {document['from']} to {document['to']}"
     kind = f"Z report no. {document['number']}" if "number" in document else "X report"
     who = f", cashier {document['cashier']}" if "cashier" in document else ""
-    return f"{kind}: outlet {document['outlet']}, business day {document['date']}{who}"
+    name = f" ({document['outlet_name']})" if document.get("outlet_name") else ""  # a Z issued before it had none
+    where = f"{document['company']} outlet {document['outlet']}{name}"
+    return f"{kind}: {where}, business day {document['date']}{who}"
 
 
 def sections(document: dict[str, Any]) -> list[tuple[str, list[tuple[str, str]]]]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from domain.errors import NotFound
 from domain.reports import gst, periods
 from domain.reports.figures import cashier_id, day_figures, difference, report_outlet
-from domain.reports.zreports import issue_z, issued_z, record_count
+from domain.reports.zreports import issue_z, issued_z, lock_for_issuing, record_count
 from services.unit_of_work import Database
 
 
@@ -38,9 +38,15 @@ def x_report(
 
 
 def z_report(db: Database, outlet: str, day: str, company: str | None = None) -> dict[str, Any]:
-    """Issue the day's Z (or show the one issued): one transaction, the outlet's row locked first."""
+    """Issue the day's Z (or show the one issued): one transaction of one snapshot, taken after the
+    Z issuers' lock (domain/reports/zreports.py)."""
     business_day = periods.business_day(day)
-    return db.transaction(lambda session: issue_z(session, report_outlet(session, outlet, company), business_day))
+
+    def issue(session: Session) -> dict[str, Any]:
+        lock_for_issuing(session)
+        return issue_z(session, report_outlet(session, outlet, company), business_day)
+
+    return db.transaction(issue, snapshot=True)
 
 
 def issued_z_report(db: Database, outlet: str, day: str, company: str | None = None) -> dict[str, Any]:

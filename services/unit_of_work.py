@@ -43,11 +43,16 @@ class Database:
         self.engine = engine
         self.sessions: sessionmaker[Session] = session_factory(engine)
 
-    def transaction(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one transaction; a transient fault is tried again, then TransientError."""
+    def transaction(self, work: Callable[[Session], T], *, snapshot: bool = False) -> T:
+        """Run `work` in one transaction; a transient fault is tried again, then TransientError. With
+        `snapshot`, every statement of it sees the same moment (REPEATABLE READ), frozen when its first
+        query (not a LOCK TABLE) begins: a document summed by several statements, such as a Z, is the
+        ledger of one moment."""
 
         def attempt() -> T:
             with self.sessions.begin() as session:
+                if snapshot:
+                    session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
                 return work(session)
 
         return _trying_again(attempt)

@@ -53,12 +53,13 @@ class ReportOutlet:
     company_id: int
     company: str
     prices_include_gst: bool
+    name: str = ""  # the outlet's name, as printed on its reports
 
 
 def report_outlet(session: Session, code: str, company: str | None = None) -> ReportOutlet:
     """The outlet of this code (of this company, when named); NotFound otherwise."""
     query = (
-        select(Outlet.id, Outlet.code, Outlet.company_id, Company.code, Company.prices_include_gst)
+        select(Outlet.id, Outlet.code, Outlet.company_id, Company.code, Company.prices_include_gst, Outlet.name)
         .join(Company, Company.id == Outlet.company_id)
         .where(Outlet.code == code)
     )
@@ -137,6 +138,7 @@ def day_figures(session: Session, outlet: ReportOutlet, day: date, cashier: int 
     return {
         "company": outlet.company,
         "outlet": outlet.code,
+        "outlet_name": outlet.name,
         "date": day.isoformat(),
         "sales": head.sales,
         "returns": head.returns,

@@ -1,10 +1,16 @@
 """Issuing a Z report, and recording a cash count.
 
 A Z is issued once per outlet and business day, numbered 1, 2, 3, ... per outlet with no gap, and
-never rewritten. Lock order: the outlet's row first, FOR NO KEY UPDATE (it serialises the Z issuers
-of one outlet, so two never draw the same number, while the foreign-key checks of sales being posted
-at that outlet, which take FOR KEY SHARE, go on unblocked); nothing else is locked. The number is
-the outlet's highest plus one, read under that lock; a rolled-back issue leaves no gap.
+never rewritten. Its transaction is REPEATABLE READ, so its figures (several statements: sales,
+lines, tenders, the count) are the ledger of one moment, even while late sales for the day post.
+
+Lock order: `lock_for_issuing` first, before anything is read: the z_reports table in SHARE ROW
+EXCLUSIVE mode, which only Z issuers take (it conflicts with itself and with writes to z_reports,
+never with reads of it or with posting). A LOCK TABLE takes no snapshot, so the snapshot is frozen
+after the lock is granted and sees every Z issued before: two issuers never draw the same number
+or issue one day twice, whichever outlets and days they ask for. (A row lock would not do: the
+SELECT taking it freezes the snapshot before it waits.) Nothing else is locked. The number is the
+outlet's highest plus one; a rolled-back issue leaves no gap.
 """
 
 from __future__ import annotations
@@ -13,13 +19,13 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from domain.errors import ZReportRefused
 from domain.reports.figures import ReportOutlet, day_figures, latest_count
 from domain.reports.periods import day_of
-from domain.tables import CashCount, Outlet, SaleRequestRow, ZReport, core_table
+from domain.tables import CashCount, SaleRequestRow, ZReport, core_table
 from domain.vocabulary import Outcome
 
 
@@ -31,10 +37,15 @@ def issued_z(session: Session, outlet_id: int, day: date) -> dict[str, Any] | No
     return figures
 
 
+def lock_for_issuing(session: Session) -> None:
+    """The one lock a Z issuer takes, as the first statement of its REPEATABLE READ transaction."""
+    session.execute(text("LOCK TABLE z_reports IN SHARE ROW EXCLUSIVE MODE"))
+
+
 def issue_z(session: Session, outlet: ReportOutlet, day: date) -> dict[str, Any]:
     """The day's Z: issued now unless it already was (then the issued one, unchanged). Refused
-    (ZReportRefused, with the count) while requests of the outlet and day are still PENDING."""
-    session.execute(select(Outlet.id).where(Outlet.id == outlet.id).with_for_update(key_share=True))
+    (ZReportRefused, with the count) while requests of the outlet and day are still PENDING.
+    Call it after `lock_for_issuing`, in a REPEATABLE READ transaction."""
     issued = issued_z(session, outlet.id, day)
     if issued is not None:
         return issued

@@ -89,10 +89,10 @@ def demo(sales: int, workers: int, no_workers: bool, as_json: bool) -> int:
     """From nothing to a posted day, with a summary.
 
     Embedded services, the demo catalogue, a generated day of sales posted with a progress bar."""
-    from frontends.demo import run_demo
+    from frontends.demo import run_demo, sweeper_note
 
     document = run_demo(sales, workers, start_workers=not no_workers)
-    print_batch(document, as_json)
+    print_batch(document, as_json, sweeper=sweeper_note(document["sweeper"], started_workers=not no_workers))
     return 0 if document["reconciled"] else 1
 
 

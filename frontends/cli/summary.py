@@ -12,7 +12,8 @@ from frontends.output import console, emit_json, new_table
 from frontends.recovery import sweeper_line
 
 
-def print_batch(document: dict[str, Any], as_json: bool) -> None:
+def print_batch(document: dict[str, Any], as_json: bool, sweeper: str | None = None) -> None:
+    """The summary; `sweeper` says what to print of the sweeper instead of when it last ran."""
     if as_json:
         emit_json(document)
         return
@@ -34,7 +35,7 @@ def print_batch(document: dict[str, Any], as_json: bool) -> None:
         if not check["ok"]:
             out.print(f"    {check['check']}: expected {check['expected']}, ledger holds {check['actual']}")
     _print_failed_follow_ups(document)
-    out.print(f"  {sweeper_line(document['sweeper'])}")
+    out.print(f"  {sweeper or sweeper_line(document['sweeper'])}")
 
 
 def _totals_table(totals: dict[str, Any]) -> Table:

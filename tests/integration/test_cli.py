@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -170,3 +171,20 @@ def test_worker_passes_every_extra_argument_to_celery(pipeline_env, tmp_path, se
     finally:
         os.killpg(worker.pid, signal.SIGTERM)
         worker.wait(timeout=60)
+
+
+def test_the_demos_summary_says_it_runs_no_sweeper_instead_of_warning_that_it_is_overdue(sessions, pipeline_env):
+    # Given a ledger whose sweeper never ran (the demo starts workers, not beat)
+    # When the demo runs and prints its summary for people
+    result = tillpost(pipeline_env, "demo", "--sales", "30", "--workers", "1", timeout=300)
+
+    # Then the batch is done and the summary says the demo runs no sweeper, with no alarm
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DONE" in result.stdout and "reconciled: yes" in result.stdout
+    assert "sweeper: none in the demo" in result.stdout
+    assert "OVERDUE" not in result.stdout and "never run" not in result.stdout
+    # And `batch show` afterwards still warns, since nothing sweeps: the demo hides nothing
+    batch_id = re.search(r"^batch (\d+) ", result.stdout, re.MULTILINE)
+    assert batch_id is not None, result.stdout
+    shown = tillpost(pipeline_env, "batch", "show", batch_id[1])
+    assert "sweeper has never run" in shown.stdout and "OVERDUE" in shown.stdout

@@ -4,14 +4,19 @@ posted by real workers; `report ID` still the batch report; bad values exit 2 wi
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
+from html.parser import HTMLParser
 
 import pytest
+from sqlalchemy import update
 
+from domain.tables import Outlet
+from frontends.reportprint import BOX_LABELS, FIGURE_LABELS
 from services.intake import receive
 from services.masterdata import import_rows
 from tests.batch_support import tillpost, tillpost_json
@@ -133,3 +138,112 @@ def test_a_report_or_count_of_bad_values_exits_2_naming_the_problem(sessions, pi
     done = tillpost(pipeline_env, *args)
     assert done.returncode == 2, done.stderr
     assert named in done.stderr and "Traceback" not in done.stderr and done.stdout == ""
+
+
+class Page(HTMLParser):
+    """A report page as a browser reads it: its tags, its h1, and per h2 section its rows (th: td),
+    text unescaped (convert_charrefs)."""
+
+    def __init__(self, markup: str) -> None:
+        super().__init__()
+        self.tags: set[str] = set()
+        self.h1 = ""
+        self.sections: dict[str, dict[str, str]] = {}
+        self._open: str | None = None
+        self._text = ""
+        self._heading, self._label = "", ""
+        self.feed(markup)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        self._open, self._text = tag, ""
+
+    def handle_data(self, data: str) -> None:
+        self._text += data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "h1":
+            self.h1 = self._text
+        elif tag == "h2":
+            self._heading = self._text
+            self.sections[self._heading] = {}
+        elif tag == "th":
+            self._label = self._text
+        elif tag == "td":
+            self.sections[self._heading][self._label] = self._text
+        self._open, self._text = None, ""
+
+    def cells(self) -> list[str]:
+        """Every text a reader sees: the title, the headings, each row's label and value."""
+        rows = [text for cells in self.sections.values() for row in cells.items() for text in row]
+        return [self.h1, *self.sections, *rows]
+
+
+PAGE_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "table", "tr", "th", "td"}
+MARKUP_NAME = '<b>Orchard</b> & "Co" <script>alert(1)</script>'
+
+
+def leaves(value: object) -> list[str]:
+    """Every scalar of a JSON document, as text."""
+    if isinstance(value, dict):
+        return [leaf for item in value.values() for leaf in leaves(item)]
+    if isinstance(value, list):
+        return [leaf for item in value for leaf in leaves(item)]
+    return [] if value is None else [str(value)]
+
+
+def test_the_html_pages_hold_every_figure_of_the_json_and_escape_an_outlet_name_with_markup(
+    sessions, pipeline_env, tmp_path
+):
+    # Given an outlet whose name holds markup, a day of sales at two rates and three tenders, a count
+    with sessions.begin() as s:
+        shop = make_shop(s)
+        s.execute(update(Outlet).where(Outlet.id == shop.outlet_ids["ORCH"]).values(name=MARKUP_NAME))
+    post_in_process(
+        sessions,
+        [
+            sale("S1", [("TEA", "3")], [("CASH", "20.00")]),
+            sale("S2", [("BOOK", "1"), ("MUG", "1")], [("CARD", "30.00"), ("CASH", "5.00")]),
+            sale("S3", [("TEA", "1")], [("PAYNOW", "4.50")], occurred_at="2025-03-01T11:00:00+08:00"),
+        ],
+    )
+    day = ("--outlet", "ORCH", "--date", "2025-03-01")
+    assert tillpost(pipeline_env, "cash", "count", *day, "--amount", "15.00").returncode == 0
+
+    # When the Z, the X and the F5 are asked for with --json and --html
+    pages = {name: tmp_path / f"{name}.html" for name in ("z", "x", "gst")}
+    z = tillpost_json(pipeline_env, "report", "z", *day, "--json", "--html", str(pages["z"]))
+    x = tillpost_json(pipeline_env, "report", "x", *day, "--json", "--html", str(pages["x"]))
+    f5 = tillpost_json(
+        pipeline_env, "report", "gst", "--company", "ACME", "--period", "2025Q1", "--json", "--html", str(pages["gst"])
+    )
+    read = {name: Page(path.read_text(encoding="utf-8")) for name, path in pages.items()}
+
+    # Then each page is only the page's own markup: the outlet's name is text, escaped, never tags
+    for name, page in read.items():
+        assert page.tags <= PAGE_TAGS, name
+    for name in ("z", "x"):
+        raw = pages[name].read_text(encoding="utf-8")
+        assert MARKUP_NAME in read[name].h1 and html.escape(MARKUP_NAME) in raw and MARKUP_NAME not in raw
+    # And every figure of the Z and the X is on its page, under its own label
+    assert z["outlet_name"] == MARKUP_NAME and z["tenders"].keys() == {"CASH", "CARD", "PAYNOW"}
+    assert z["counted_cash"] is not None and len(z["by_gst_rate"]) == 2
+    for document, page in ((z, read["z"]), (x, read["x"])):
+        shown = {label: page.sections["Figures"][label] for _, label in FIGURE_LABELS}
+        assert shown == {label: "-" if document[key] is None else str(document[key]) for key, label in FIGURE_LABELS}
+        assert page.sections["Tenders"] == document["tenders"]
+        rates = page.sections["GST by rate (base, tax)"]
+        assert {rate: value.split() for rate, value in rates.items()} == {
+            f"{r['rate']}%": [r["base"], r["tax"]] for r in document["by_gst_rate"]
+        }
+        cells = page.cells()
+        missing = [leaf for leaf in leaves(document) if not any(leaf in cell for cell in cells)]
+        assert missing == [], missing
+    assert f"Z report no. {z['number']}" in read["z"].h1 and read["z"].sections["Issued"]["at"] == z["issued_at"]
+    assert read["x"].sections[f"Since Z report no. {z['number']} (issued {z['issued_at']})"] == {"": "no change"}
+    # And every box of the F5, with its note
+    assert {key: read["gst"].sections["Boxes"][label] for key, label in BOX_LABELS} == {
+        key: f5[key] for key, _ in BOX_LABELS
+    }
+    assert [leaf for leaf in leaves(f5) if not any(leaf in cell for cell in read["gst"].cells())] == []
