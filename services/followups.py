@@ -119,3 +119,14 @@ def _count_failure(db: Database, kind: FollowUpKind, sale_id: int, exc: Exceptio
 
 def _advance_batches(db: Database, sale_ids: list[int]) -> None:
     db.transaction(lambda session: advance_all(session, batches_of_sales(session, sale_ids)))
+
+
+def drain(db: Database, limit: int) -> tuple[int, list[Handover], bool]:
+    """Every follow-up of up to `limit` sales whose follow-ups are open and untried, as one set (the
+    follow-ups of sales posted one at a time, such as web orders, run together): how many ran, the
+    handovers, and whether more may be waiting."""
+    sale_ids = db.read(partial(outbox.never_tried, limit=limit))
+    if not sale_ids:
+        return 0, [], False
+    done, handovers = run_every_follow_up(db, sorted(sale_ids))
+    return done, handovers, len(sale_ids) == limit

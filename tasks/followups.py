@@ -8,7 +8,7 @@ from typing import Any
 from celery import shared_task
 
 from domain.vocabulary import FollowUpKind
-from services.followups import run_every_follow_up, run_follow_up
+from services.followups import drain, run_every_follow_up, run_follow_up
 from tasks import messages, names
 from tasks.common import RETRY_PASSING_FAULTS, database
 
@@ -46,4 +46,15 @@ def every_follow_up(sale_ids: list[int]) -> int:
     done, handovers = run_every_follow_up(database(), sale_ids)
     for handover in handovers:
         messages.send_follow_ups(handover.sale_ids, kinds=handover.kinds, countdown=handover.countdown)
+    return done
+
+
+@shared_task(name=names.DRAIN_FOLLOW_UPS, **RETRY_PASSING_FAULTS)
+def drain_follow_ups() -> int:
+    """The follow-ups of sales posted a few at a time, run together in sets (tasks.messages.drain_soon)."""
+    done, handovers, more = drain(database(), messages.CHUNK)
+    for handover in handovers:
+        messages.send_follow_ups(handover.sale_ids, kinds=handover.kinds, countdown=handover.countdown)
+    if more:
+        messages.drain_soon(now=True)
     return done

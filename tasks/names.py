@@ -8,6 +8,7 @@ POST_REQUESTS = "tasks.posting.post_requests"
 # and the sweeper sends them again.
 POST_BATCH_RANGE = "tasks.batches.post_batch_range"
 FOLLOW_UPS = "tasks.followups.every_follow_up"
+DRAIN_FOLLOW_UPS = "tasks.followups.drain_follow_ups"
 REORDER = "tasks.followups.reorder"
 LOYALTY = "tasks.followups.loyalty"
 CUSTOMER_RECEIPTS = "tasks.followups.receipts"
@@ -17,6 +18,7 @@ QUEUES = {
     POST_REQUESTS: "posting",
     POST_BATCH_RANGE: "posting",
     FOLLOW_UPS: "followups",
+    DRAIN_FOLLOW_UPS: "followups",
     REORDER: "followups",
     LOYALTY: "followups",
     CUSTOMER_RECEIPTS: "followups",

@@ -89,6 +89,20 @@ def open_follow_ups(session: Session, older_than: timedelta, limit: int) -> dict
     return dict(grouped)
 
 
+def never_tried(session: Session, limit: int) -> list[int]:
+    """Sale ids with open follow-ups none of which a run has failed yet (a sale with a counted
+    failure is on that follow-up's backoff), oldest first, at most `limit`: what a drain runs as one
+    set."""
+    oldest = (
+        select(FollowUp.sale_id, func.min(FollowUp.created_at).label("since"))
+        .where(FollowUp.done_at.is_(None), FollowUp.failed_at.is_(None))
+        .group_by(FollowUp.sale_id)
+        .having(func.max(FollowUp.attempts) == 0)
+        .subquery()
+    )
+    return list(session.scalars(select(oldest.c.sale_id).order_by(oldest.c.since, oldest.c.sale_id).limit(limit)))
+
+
 def lock_follow_ups(session: Session, sale_ids: Iterable[int], kinds: Sequence[str]) -> list[int]:
     """THE first lock of every follow-up: the open outbox rows, in (sale id, kind) order.
 

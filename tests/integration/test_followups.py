@@ -6,12 +6,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 
 from domain.errors import NotFound
 from domain.followups.outbox import open_follow_ups, run_loyalty, run_receipts, run_reorder
 from domain.followups.receipts import receipt_for
-from domain.tables import Customer, LoyaltyEntry, ReorderSuggestion, Supplier
+from domain.tables import Customer, FollowUp, LoyaltyEntry, ReorderSuggestion, Supplier
 from tests.followup_support import follow_up, post, table_contents, transaction_number
 from tests.shop import make_shop, sale
 
@@ -450,3 +450,47 @@ def test_a_worker_running_the_same_sales_while_another_holds_them_waits_and_then
     # Then, once the first commits, the second finds them done and changes nothing
     assert second.result(timeout=10) == 0
     assert ledger(sessions) == (3, [1, 1, 1])
+
+
+@pytest.mark.pipeline
+def test_the_follow_ups_of_sales_posted_one_at_a_time_are_drained_together(sessions, start_worker):
+    """Web orders and single submissions post one sale a message: their follow-ups are not sent one
+    sale a message (a message and four transactions each) but drained in sets."""
+    from frontends.ledger import Ledger
+    from tests.workers import wait_until
+
+    with sessions.begin() as s:
+        make_shop(s, stock={"TEA": 500})
+    worker = start_worker(concurrency=2)
+    ledger = Ledger(sessions)
+    ids = []
+    for n in range(30):  # one message each, as the intake sends a web order
+        ids += ledger.submit([sale(f"ONE-{n}", [("TEA", "10")], [("CASH", "45.00")], customer="C001")])
+    assert ledger.wait(ids, timeout=120)
+
+    def all_done():
+        with sessions() as s:
+            open_rows = s.execute(select(FollowUp.sale_id).where(FollowUp.done_at.is_(None))).all()
+            return not open_rows and s.scalar(select(func.count()).select_from(FollowUp)) == 90
+
+    wait_until(all_done, timeout=60, what="every follow-up of the 30 sales to be done")
+    with sessions() as s:
+        assert s.scalar(select(func.sum(LoyaltyEntry.points))) == 30 * 4  # 4 points a 45.00 sale, each once
+    log = worker.log.read_text()
+    drains = log.count("tasks.followups.drain_follow_ups[") // 2  # received + succeeded
+    assert "tasks.followups.every_follow_up[" not in log
+    assert 1 <= drains < 30, f"{drains} drains for 30 sales"
+
+
+def test_a_drain_leaves_a_follow_up_that_already_failed_to_its_own_backoff(sessions):
+    from domain.followups.outbox import never_tried
+
+    with sessions.begin() as s:
+        make_shop(s, stock={"TEA": 50})
+    first, second = post(sessions, sale("T-1", [("TEA", "1")], [("CASH", "4.50")])), None
+    second = post(sessions, sale("T-2", [("TEA", "1")], [("CASH", "4.50")]))
+    with sessions.begin() as s:
+        s.execute(update(FollowUp).where(FollowUp.sale_id == first, FollowUp.kind == "LOYALTY").values(attempts=1))
+        assert never_tried(s, 10) == [second]  # the first sale has a counted failure: its retry runs it
+        s.execute(update(FollowUp).where(FollowUp.sale_id == second).values(done_at=func.now()))
+        assert never_tried(s, 10) == []
