@@ -255,13 +255,13 @@ def main() -> None:
         generate(db_url, args.requests)
         print(f"generated in {time.perf_counter() - started:.1f} s: {sizes(db_url)}")
 
-        print(f"tillpost check --json (load {os.getloadavg()[0]:.2f})", flush=True)
-        seconds, done = tillpost(db_url, "check", "--json")
+        print(f"tillpost check --json --timings (load {os.getloadavg()[0]:.2f})", flush=True)
+        seconds, done = tillpost(db_url, "check", "--json", "--timings")
         document = json.loads(done.stdout) if done.stdout.strip() else {}
         violations = document.get("violations", [])
         print(f"  {seconds:7.1f} s  exit {done.returncode}, {len(violations)} violation(s)")
         for timing in document.get("timings", []):
-            print(f"    {timing['check']:<44} {timing['seconds']:7.2f} s")
+            print(f"    {timing['check']:<48} {timing['seconds']:7.2f} s")
         for violation in violations[:10]:
             print(f"    {violation['check']}: {violation['detail']}")
         if done.returncode not in (0, 1):

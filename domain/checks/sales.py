@@ -21,17 +21,21 @@ from domain.tables import Sale, SaleLine, StockMovement, Tender
 def sales_against_their_details(*which: ColumnElement[bool]) -> Subquery:
     """Per sale (those matching `which`; all without): its figures, what its lines and tenders add up
     to, and a flag per rule: `lines_off`, `total_off`, `tenders_off`."""
+
+    def of_which(query: Select[Any], sale_id: Any) -> Select[Any]:
+        # Every sale (`check`): no join back to the sales, which each detail row's foreign key implies.
+        return query.join(Sale, Sale.id == sale_id).where(*which) if which else query
+
     lines = (
-        select(SaleLine.sale_id, func.sum(SaleLine.amount).label("amount"), func.sum(SaleLine.tax).label("tax"))
-        .join(Sale, Sale.id == SaleLine.sale_id)
-        .where(*which)
+        of_which(
+            select(SaleLine.sale_id, func.sum(SaleLine.amount).label("amount"), func.sum(SaleLine.tax).label("tax")),
+            SaleLine.sale_id,
+        )
         .group_by(SaleLine.sale_id)
         .subquery()
     )
     tenders = (
-        select(Tender.sale_id, func.sum(Tender.amount).label("amount"))
-        .join(Sale, Sale.id == Tender.sale_id)
-        .where(*which)
+        of_which(select(Tender.sale_id, func.sum(Tender.amount).label("amount")), Tender.sale_id)
         .group_by(Tender.sale_id)
         .subquery()
     )
