@@ -73,11 +73,14 @@ def _deltas(requests: str, follow_ups: str) -> str:
         {posted.replace("JOIN sales s ON s.id", "JOIN sale_lines l ON l.sale_id")}
         GROUP BY c.batch_id, l.gst_rate
         UNION ALL
-        SELECT batch_id, 'follow_ups', key, sum(sign), 0, 0
-        FROM ({follow_ups}) f
-        CROSS JOIN LATERAL (VALUES (''), (CASE WHEN settled THEN 'settled' END), (CASE WHEN failed THEN 'failed' END))
-            AS k(key)
-        WHERE key IS NOT NULL GROUP BY batch_id, key
+        SELECT f.batch_id, 'follow_ups', k.key, k.n, 0, 0
+        FROM (
+            SELECT batch_id, sum(sign) AS written, sum(sign) FILTER (WHERE settled) AS settled,
+                   sum(sign) FILTER (WHERE failed) AS failed
+            FROM ({follow_ups}) f GROUP BY batch_id
+        ) f
+        CROSS JOIN LATERAL (VALUES ('', f.written), ('settled', f.settled), ('failed', f.failed)) AS k(key, n)
+        WHERE k.n IS NOT NULL
     """
 
 
