@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from sqlalchemy import text
@@ -90,6 +90,7 @@ def batch_requests(db: Database, batch_id: int, each: Callable[[dict[str, Any]],
 class LedgerHealth:
     violations: list[dict[str, str]]  # {check, detail}
     sweeper: dict[str, Any]  # heartbeat.status: when the sweeper last ran, whether it is overdue
+    seconds: dict[str, float] = field(default_factory=dict)  # how long each check took, by name
 
     @property
     def ok(self) -> bool:
@@ -100,8 +101,9 @@ def check(db: Database) -> LedgerHealth:
     """The ledger's invariants, and when the sweeper last ran (not an invariant, but a warning)."""
 
     def read(session: Session) -> LedgerHealth:
-        violations = [{"check": v.check, "detail": v.detail} for v in check_ledger(session)]
-        return LedgerHealth(violations, heartbeat.status(session, "sweeper"))
+        seconds: dict[str, float] = {}
+        violations = [{"check": v.check, "detail": v.detail} for v in check_ledger(session, seconds)]
+        return LedgerHealth(violations, heartbeat.status(session, "sweeper"), seconds)
 
     return db.read(read)
 

@@ -44,7 +44,10 @@ ZERO = Decimal("0.00")
 
 def _deltas(requests: str, follow_ups: str) -> str:
     """The tallies a set of changes adds: `requests` yields (batch_id, outcome, reason, sale_id,
-    sign) and `follow_ups` (batch_id, settled, failed, sign), sign -1 for a row as it was before."""
+    sign) and `follow_ups` (batch_id, settled, failed, sign), sign -1 for a row as it was before.
+    A tally may come in several rows (the batch's sales and change come per outlet): whoever reads
+    them sums by (batch_id, tally, key). POSTED sales' headers are joined once, per (batch, outlet),
+    not once per tally: over every row (`check`) each such join reads every request and sale."""
     posted = f"FROM ({requests}) c JOIN sales s ON s.id = c.sale_id WHERE c.outcome = 'POSTED'"
     return f"""
         SELECT batch_id, 'outcome' AS tally, outcome AS key, sum(sign) AS n, 0 AS amount, 0 AS tax
@@ -53,14 +56,15 @@ def _deltas(requests: str, follow_ups: str) -> str:
         SELECT batch_id, 'reason', reason, sum(sign), 0, 0
         FROM ({requests}) c WHERE reason IS NOT NULL GROUP BY batch_id, reason
         UNION ALL
-        SELECT c.batch_id, 'sales', '', sum(sign), sum(sign * s.total), sum(sign * s.tax)
-        {posted} GROUP BY c.batch_id
-        UNION ALL
-        SELECT c.batch_id, 'outlet', s.outlet_id::text, sum(sign), sum(sign * s.total), sum(sign * s.tax)
-        {posted} GROUP BY c.batch_id, s.outlet_id
-        UNION ALL
-        SELECT c.batch_id, 'change', '', 0, sum(sign * s.change_due), 0
-        {posted} GROUP BY c.batch_id
+        SELECT o.batch_id, k.tally, k.key, k.n, k.amount, k.tax
+        FROM (
+            SELECT c.batch_id, s.outlet_id, sum(sign) AS sales, sum(sign * s.total) AS total,
+                   sum(sign * s.tax) AS gst, sum(sign * s.change_due) AS change
+            {posted} GROUP BY c.batch_id, s.outlet_id
+        ) o
+        CROSS JOIN LATERAL (VALUES ('sales', '', o.sales, o.total, o.gst),
+                                   ('outlet', o.outlet_id::text, o.sales, o.total, o.gst),
+                                   ('change', '', 0, o.change, 0)) AS k(tally, key, n, amount, tax)
         UNION ALL
         SELECT c.batch_id, 'tender', t.method, sum(sign), sum(sign * t.amount), 0
         {posted.replace("JOIN sales s ON s.id", "JOIN tenders t ON t.sale_id")} GROUP BY c.batch_id, t.method
@@ -69,11 +73,14 @@ def _deltas(requests: str, follow_ups: str) -> str:
         {posted.replace("JOIN sales s ON s.id", "JOIN sale_lines l ON l.sale_id")}
         GROUP BY c.batch_id, l.gst_rate
         UNION ALL
-        SELECT batch_id, 'follow_ups', key, sum(sign), 0, 0
-        FROM ({follow_ups}) f
-        CROSS JOIN LATERAL (VALUES (''), (CASE WHEN settled THEN 'settled' END), (CASE WHEN failed THEN 'failed' END))
-            AS k(key)
-        WHERE key IS NOT NULL GROUP BY batch_id, key
+        SELECT f.batch_id, 'follow_ups', k.key, k.n, 0, 0
+        FROM (
+            SELECT batch_id, sum(sign) AS written, sum(sign) FILTER (WHERE settled) AS settled,
+                   sum(sign) FILTER (WHERE failed) AS failed
+            FROM ({follow_ups}) f GROUP BY batch_id
+        ) f
+        CROSS JOIN LATERAL (VALUES ('', f.written), ('settled', f.settled), ('failed', f.failed)) AS k(key, n)
+        WHERE k.n IS NOT NULL
     """
 
 

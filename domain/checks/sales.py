@@ -9,7 +9,7 @@ changing its GST mode or stock tracking later does not make old sales look wrong
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, Subquery, and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -17,21 +17,27 @@ from sqlalchemy.orm import Session
 from domain.checks.violation import Violation
 from domain.tables import Sale, SaleLine, StockMovement, Tender
 
+Q = TypeVar("Q", bound=Select[*tuple[Any, ...]])
+
 
 def sales_against_their_details(*which: ColumnElement[bool]) -> Subquery:
     """Per sale (those matching `which`; all without): its figures, what its lines and tenders add up
     to, and a flag per rule: `lines_off`, `total_off`, `tenders_off`."""
+
+    def of_which(query: Q, sale_id: Any) -> Q:
+        # Every sale (`check`): no join back to the sales, which each detail row's foreign key implies.
+        return query.join(Sale, Sale.id == sale_id).where(*which) if which else query
+
     lines = (
-        select(SaleLine.sale_id, func.sum(SaleLine.amount).label("amount"), func.sum(SaleLine.tax).label("tax"))
-        .join(Sale, Sale.id == SaleLine.sale_id)
-        .where(*which)
+        of_which(
+            select(SaleLine.sale_id, func.sum(SaleLine.amount).label("amount"), func.sum(SaleLine.tax).label("tax")),
+            SaleLine.sale_id,
+        )
         .group_by(SaleLine.sale_id)
         .subquery()
     )
     tenders = (
-        select(Tender.sale_id, func.sum(Tender.amount).label("amount"))
-        .join(Sale, Sale.id == Tender.sale_id)
-        .where(*which)
+        of_which(select(Tender.sale_id, func.sum(Tender.amount).label("amount")), Tender.sale_id)
         .group_by(Tender.sale_id)
         .subquery()
     )

@@ -2,11 +2,17 @@
 
 from decimal import Decimal
 
-from sqlalchemy import insert, text
+import pytest
+from sqlalchemy import insert, select, text
 
+from domain.batches.entries import Entry
 from domain.checks import Violation, check_ledger
 from domain.followups.outbox import run_loyalty, run_receipts, run_reorder
-from domain.tables import ReorderSuggestion
+from domain.tables import ReorderSuggestion, SaleRequestRow
+from domain.vocabulary import FollowUpKind
+from services.batches import stage_batch
+from services.followups import run_follow_up
+from services.posting import post_chunk
 from tests.followup_support import follow_up, post, transaction_number
 from tests.shop import make_shop, sale
 
@@ -181,3 +187,44 @@ def test_a_follow_up_that_failed_for_good_is_reported_until_it_is_retried(sessio
     corrupt(sessions, f"UPDATE follow_ups SET failed_at = NULL, error = NULL WHERE sale_id = {sale_id}")
     follow_up(sessions, run_reorder, [sale_id])
     assert violations(sessions) == []
+
+
+def posted_batch(sessions):
+    """A batch posted to DONE in process: cash with change at ORCH, a card sale at WEB, a rejection."""
+    with sessions.begin() as s:
+        shop = make_shop(s, stock={"MUG": 10, "TEA": 10})
+    day = [
+        sale("b1", [("MUG", "1"), ("TEA", "1")], [("CASH", "20.00")]),
+        sale("b2", [("TEA", "2")], [("CARD", "9.00")], outlet="WEB", customer="C001"),
+        sale("b3", [("NOSUCH", "1")], [("CASH", "5.00")]),
+    ]
+    batch_id = stage_batch(sessions, "day.jsonl", "day", lambda: [Entry(n, r) for n, r in enumerate(day, 1)]).batch_id
+    with sessions() as s:
+        ids = list(s.scalars(select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id)))
+    posted = post_chunk(sessions, ids).new_sales
+    for kind in FollowUpKind:
+        run_follow_up(sessions, kind, posted)
+    return shop, batch_id
+
+
+@pytest.mark.parametrize(
+    ("corruption", "drifted"),
+    [
+        ("UPDATE batch_tallies SET n = n + 1 WHERE tally = 'outcome' AND key = 'POSTED'", ["outcome POSTED"]),
+        ("UPDATE sales SET tax = tax + 0.01 WHERE request_id = 'b2'", ["outlet {WEB}", "sales"]),
+        ("UPDATE sales SET change_due = change_due + 1, tendered = tendered + 1 WHERE request_id = 'b1'", ["change"]),
+        ("UPDATE tenders SET amount = amount + 1 WHERE method = 'CARD'", ["tender CARD"]),
+        ("UPDATE sale_lines SET amount = amount + 1 WHERE sku = 'TEA'", ["gst_rate 9.00"]),
+        ("DELETE FROM batch_tallies WHERE tally = 'follow_ups'", ["follow_ups", "follow_ups settled"]),
+    ],
+)
+def test_a_batch_tally_that_drifted_from_its_rows_is_reported(sessions, corruption, drifted):
+    # Given a settled batch whose running tallies were kept by the triggers: check finds nothing
+    shop, batch_id = posted_batch(sessions)
+    assert violations(sessions) == []
+    # When a tally, or a row it counts, is changed behind the triggers' back
+    corrupt(sessions, corruption)
+    # Then check names the batch and each tally that no longer equals its rows
+    found = [v.detail for v in violations(sessions) if v.check == "batch_tally"]
+    named = [f"batch {batch_id}: tally {d.format(WEB=shop.outlet_ids['WEB'])} holds" for d in drifted]
+    assert [detail.split(" n ")[0] for detail in found] == named
