@@ -36,9 +36,11 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from benchmarks.batch_posting import database, drop_database, fresh_database  # noqa: E402
+from benchmarks import databases  # noqa: E402
+from benchmarks.databases import database  # noqa: E402
 from domain.batches import tallies  # noqa: E402
 from domain.batches.report import store_reconciliation  # noqa: E402
+from frontends.demo_data import catalogue  # noqa: E402
 from runtime import embedded, settings  # noqa: E402
 
 BATCHES = (0.40, 0.25, 0.20, 0.10, 0.05)
@@ -248,7 +250,9 @@ def main() -> None:
     config = settings.load()
     embedded.ensure_running(config)
     server = settings.load().database_url
-    db_url = fresh_database(server, "ledger")
+    template = databases.template(server, "demo", catalogue())  # the demo shop's master data
+    db_url = databases.copy_of(server, template, "ledger")
+    databases.drop(server, template)
     try:
         print(f"generating {args.requests:,} requests (cores: {os.cpu_count()}, load {os.getloadavg()[0]:.2f})")
         started = time.perf_counter()
@@ -280,7 +284,7 @@ def main() -> None:
         if args.keep:
             print(f"kept: TILLPOST_DATABASE_URL={db_url}")
         else:
-            drop_database(server, db_url)
+            databases.drop(server, db_url)
 
 
 if __name__ == "__main__":
