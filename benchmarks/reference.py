@@ -40,10 +40,10 @@ WITH s AS (
     RETURNING id
 ), lines AS (
     INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
-                            amount, gst_rate, tax)
+                            amount, gst_rate, tax, gst_category)
     SELECT s.id, l.* FROM s, unnest(%(line_nos)s::integer[], %(product_ids)s::integer[], %(skus)s::text[],
         %(names)s::text[], %(quantities)s::numeric[], %(unit_prices)s::numeric[], %(discounts)s::numeric[],
-        %(amounts)s::numeric[], %(gst_rates)s::numeric[], %(taxes)s::numeric[]) AS l
+        %(amounts)s::numeric[], %(gst_rates)s::numeric[], %(taxes)s::numeric[], %(gst_categories)s::text[]) AS l
 ), tenders AS (
     INSERT INTO tenders (sale_id, method, amount, reference)
     SELECT s.id, t.* FROM s, unnest(%(methods)s::text[], %(tender_amounts)s::numeric[], %(refs)s::text[]) AS t
@@ -104,8 +104,11 @@ def _master_ids(conn: psycopg.Connection[Any]) -> dict[str, Any]:
         "users": pairs("SELECT company_id || ':' || username, id FROM users"),
         "customers": pairs("SELECT company_id || ':' || code, id FROM customers"),
         "products": {
-            (row[0], row[1]): ProductInfo(row[2], row[1], row[3], row[4], row[5], row[6])
-            for row in conn.execute("SELECT company_id, sku, id, name, price, gst_rate, track_inventory FROM products")
+            (row[0], row[1]): ProductInfo(row[2], row[1], row[3], row[4], row[5], row[6], row[7])
+            for row in conn.execute(
+                "SELECT company_id, sku, id, name, price, gst_rate, track_inventory,"
+                " COALESCE(gst_category, CASE WHEN gst_rate > 0 THEN 'standard' ELSE 'zero_rated' END) FROM products"
+            )
         },
     }
 
@@ -149,6 +152,7 @@ def _sale_params(text_line: str, ids: dict[str, Any]) -> dict[str, Any] | None:
         "amounts": [line.amount for line in priced.lines],
         "gst_rates": [line.gst_rate for line in priced.lines],
         "taxes": [line.tax for line in priced.lines],
+        "gst_categories": [line.product.gst_category for line in priced.lines],
         "methods": [t.method for t in priced.tenders],
         "tender_amounts": [t.amount for t in priced.tenders],
         "refs": [t.reference for t in priced.tenders],
