@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 
-from domain.batches.states import advance_all, batches_of_requests
+from domain.batches.states import advance_all
 from domain.errors import NotFound, TransientError
 from domain.posting.catalogue import Catalogue
 from domain.posting.decision import Decision, decide, internal_error, record_rejection
@@ -51,6 +51,7 @@ class ChunkPosted:
     counts: Counter[str] = field(default_factory=Counter)
     new_sales: list[int] = field(default_factory=list)  # their follow-ups are to be sent
     waiting: list[int] = field(default_factory=list)  # returns whose sale is still in flight
+    batches: set[int] = field(default_factory=set)  # the batches of the chunk's requests
     send_again: list[int] = field(default_factory=list)  # ... to send again, after send_again_in seconds
     send_again_in: float = 0.0
     interrupted: TransientError | None = None  # the rest of the chunk is to be tried again later
@@ -70,15 +71,17 @@ def post_chunk(db: Database, intake_ids: list[int], deferrals: int = 0) -> Chunk
         if posted.waiting and deferrals < MAX_DEFERRALS:
             db.transaction(partial(mark_requests_sent, intake_ids=posted.waiting))  # the sweeper leaves them be
             posted.send_again, posted.send_again_in = posted.waiting, min(30.0, 1.0 + deferrals)
-        db.transaction(lambda session: advance_all(session, batches_of_requests(session, intake_ids)))
+        if posted.batches:  # a web order or a single submission has none: no transaction to open
+            db.transaction(lambda session: advance_all(session, posted.batches))
     except TransientError as exc:
         posted.interrupted = exc
     return posted
 
 
 def _post_each(db: Database, intake_ids: list[int], posted: ChunkPosted) -> None:
-    catalogue = Catalogue()  # the chunk's products, read at once
-    db.read(lambda session: catalogue.read_ahead(session.connection(), intake_ids))
+    catalogue = Catalogue()  # the chunk's products, read at once (one request reads its own)
+    if len(intake_ids) > 1:
+        db.read(lambda session: catalogue.read_ahead(session.connection(), intake_ids))
     for intake_id in intake_ids:
         try:
             decision = post_request(db, intake_id, catalogue)
@@ -91,6 +94,8 @@ def _post_each(db: Database, intake_ids: list[int], posted: ChunkPosted) -> None
             log.exception("posting request %s failed unexpectedly", intake_id)
             decision = record_internal_error(db, intake_id, exc)
         posted.counts[decision.outcome] += 1
+        if decision.batch_id is not None:
+            posted.batches.add(decision.batch_id)
         if decision.newly_posted and decision.sale_id is not None:
             posted.new_sales.append(decision.sale_id)
         elif decision.outcome == Outcome.PENDING:

@@ -72,10 +72,5 @@ def batches_of_sales(session: Session, sale_ids: list[int]) -> list[int]:
     return sorted(b for b in session.scalars(query) if b is not None)
 
 
-def batches_of_requests(session: Session, intake_ids: list[int]) -> list[int]:
-    query = select(SaleRequestRow.batch_id).where(SaleRequestRow.id.in_(intake_ids)).distinct()
-    return sorted(b for b in session.scalars(query) if b is not None)
-
-
 def unfinished(session: Session) -> list[int]:
     return list(session.scalars(select(Batch.id).where(Batch.state != BatchState.DONE).order_by(Batch.id)))

@@ -40,6 +40,7 @@ class Decision:
     outcome: str
     sale_id: int | None = None
     newly_posted: bool = False
+    batch_id: int | None = None  # the request's batch, which may move on now
 
 
 def decide(session: Session, intake_id: int, catalogue: Catalogue | None = None) -> Decision:
@@ -50,14 +51,16 @@ def decide(session: Session, intake_id: int, catalogue: Catalogue | None = None)
     if row is None:
         raise NotFound("sale request", str(intake_id))
     if row.outcome != Outcome.PENDING:
-        return Decision(intake_id, row.outcome, row.sale_id)
+        return Decision(intake_id, row.outcome, row.sale_id, batch_id=row.batch_id)
     try:
         return _post(conn, intake_id, row, catalogue or Catalogue())
     except OriginalStillPending:
-        return Decision(intake_id, Outcome.PENDING)  # nothing recorded: the caller tries it again later
+        return Decision(
+            intake_id, Outcome.PENDING, batch_id=row.batch_id
+        )  # nothing recorded: the caller tries it again later
     except Rejected as rejection:
         _record(conn, intake_id, Outcome.REJECTED, **_rejection_values(rejection, row.line_no))
-        return Decision(intake_id, Outcome.REJECTED)
+        return Decision(intake_id, Outcome.REJECTED, batch_id=row.batch_id)
 
 
 def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue) -> Decision:
@@ -73,10 +76,10 @@ def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue)
         outcome = Outcome.DUPLICATE if row.existing_fingerprint == fingerprint else Outcome.CONFLICT
         recorded = {"existing_fingerprint": row.existing_fingerprint, "fingerprint": fingerprint}
         _record(conn, intake_id, outcome, sale_id=row.existing_sale_id, company_id=outlet.company_id, **recorded)
-        return Decision(intake_id, outcome, row.existing_sale_id)
+        return Decision(intake_id, outcome, row.existing_sale_id, batch_id=row.batch_id)
     check_terms(request, row.currency, row.prices_include_gst)
     sale_id = write_sale(conn, outlet, request, fingerprint, parties, catalogue, intake_id)  # and records POSTED
-    return Decision(intake_id, Outcome.POSTED, sale_id, newly_posted=True)
+    return Decision(intake_id, Outcome.POSTED, sale_id, newly_posted=True, batch_id=row.batch_id)
 
 
 _INTAKE_WITH_OUTLET = (
@@ -121,9 +124,9 @@ def record_rejection(session: Session, intake_id: int, rejection: Rejected) -> D
     conn = session.connection()
     row = conn.execute(_INTAKE_WITH_OUTLET, {"intake_id": intake_id}).one()
     if row.outcome != Outcome.PENDING:
-        return Decision(intake_id, row.outcome, row.sale_id)
+        return Decision(intake_id, row.outcome, row.sale_id, batch_id=row.batch_id)
     _record(conn, intake_id, Outcome.REJECTED, **_rejection_values(rejection, row.line_no))
-    return Decision(intake_id, Outcome.REJECTED)
+    return Decision(intake_id, Outcome.REJECTED, batch_id=row.batch_id)
 
 
 def internal_error(error: BaseException) -> InternalError:
