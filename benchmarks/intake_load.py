@@ -41,6 +41,7 @@ from benchmarks.databases import database  # noqa: E402
 from frontends.demo_data import catalogue  # noqa: E402
 from frontends.intake.auth import signature_of  # noqa: E402
 from runtime import embedded, settings  # noqa: E402
+from tests.workers import free_port  # noqa: E402
 
 SECRET = f"bench-{uuid.uuid4().hex}"
 
@@ -162,14 +163,6 @@ def start_intake(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
             pass
         time.sleep(0.2)
     raise RuntimeError(f"the intake did not answer within 60 s (see {log})")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

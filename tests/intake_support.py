@@ -99,3 +99,33 @@ def counts(sessions: Any) -> tuple[int, int]:
 def outcome_of(client: httpx.Client, request_id: str, key: str = KEY) -> str | None:
     reply = client.get(f"/v1/sales/{request_id}", headers=bearer(key))
     return reply.json()["outcome"] if reply.status_code == 200 else None
+
+
+def woo_order(**fields: Any) -> dict[str, Any]:
+    """A consistent paid WooCommerce order (USD, prices without tax): 2 TEA, shipping 5.00 and a
+    gift-wrap fee 2.00, total 29.43; `fields` replace its keys."""
+    order = {
+        "id": 880,
+        "number": "880",
+        "status": "processing",
+        "currency": "USD",
+        "prices_include_tax": False,
+        "date_created_gmt": "2025-03-01T02:15:00",
+        "date_modified_gmt": "2025-03-04T02:15:00",
+        "date_paid_gmt": "2025-03-01T02:16:00",
+        "total": "29.43",
+        "payment_method": "stripe",
+        "line_items": [
+            {
+                "sku": "TEA",
+                "quantity": 2,
+                "subtotal": "20.00",
+                "subtotal_tax": "1.80",
+                "total": "20.00",
+                "total_tax": "1.80",
+            }
+        ],
+        "shipping_lines": [{"total": "5.00", "total_tax": "0.45"}],
+        "fee_lines": [{"name": "Gift wrap", "total": "2.00", "total_tax": "0.18"}],
+    }
+    return {**order, **fields}

@@ -18,6 +18,7 @@ from services.intake import customer_by_email, receive
 from services.posting import post_request
 from tests.batch_support import tillpost
 from tests.conftest import shared_path
+from tests.intake_support import woo_order
 from tests.shop import make_shop, on_hand
 
 PRODUCTS = {
@@ -265,41 +266,13 @@ def test_a_web_order_earns_loyalty_for_the_one_customer_with_its_email_and_is_a_
     assert customer_by_email(sessions, "NOWHERE", "ann.lee@example.com") is None  # another outlet: no company
 
 
-def woo_consistent(**fields: Any) -> dict[str, Any]:
-    order = {
-        "id": 880,
-        "number": "880",
-        "status": "processing",
-        "currency": "USD",
-        "prices_include_tax": False,
-        "date_created_gmt": "2025-03-01T02:15:00",
-        "date_modified_gmt": "2025-03-04T02:15:00",
-        "date_paid_gmt": "2025-03-01T02:16:00",
-        "total": "29.43",
-        "payment_method": "stripe",
-        "line_items": [
-            {
-                "sku": "TEA",
-                "quantity": 2,
-                "subtotal": "20.00",
-                "subtotal_tax": "1.80",
-                "total": "20.00",
-                "total_tax": "1.80",
-            }
-        ],
-        "shipping_lines": [{"total": "5.00", "total_tax": "0.45"}],
-        "fee_lines": [{"name": "Gift wrap", "total": "2.00", "total_tax": "0.18"}],
-    }
-    return {**order, **fields}
-
-
 def test_a_woocommerce_order_with_a_fee_posts_it_as_a_web_fee_line_and_its_cancellation_returns_it_all(sessions):
     shop = usd_shop(sessions)
-    (sale,) = post_all(sessions, woocommerce_delivery("order.updated", woo_consistent(), "WEB").requests)
+    (sale,) = post_all(sessions, woocommerce_delivery("order.updated", woo_order(), "WEB").requests)
     assert outcome(sale) == ("woocommerce:880", "POSTED", None)
 
     # When the paid order is cancelled (order.updated, status cancelled), delivered twice
-    cancelled = woo_consistent(status="cancelled")
+    cancelled = woo_order(status="cancelled")
     rows = [
         r
         for _ in range(2)
@@ -326,7 +299,7 @@ def test_a_woocommerce_order_with_a_fee_posts_it_as_a_web_fee_line_and_its_cance
 
 def test_a_woocommerce_order_cancelled_before_payment_posts_nothing(sessions):
     usd_shop(sessions)
-    delivery = woocommerce_delivery("order.updated", woo_consistent(status="cancelled", date_paid_gmt=None), "WEB")
+    delivery = woocommerce_delivery("order.updated", woo_order(status="cancelled", date_paid_gmt=None), "WEB")
     assert delivery.requests == [] and "cancelled before payment" in delivery.note
 
 
@@ -336,7 +309,7 @@ def test_a_woocommerce_order_cancelled_before_payment_posts_nothing(sessions):
         (
             "woocommerce",
             "order.updated",
-            woo_consistent(fee_lines=[{"name": "Promo", "total": "-3.00", "total_tax": "-0.27"}]),
+            woo_order(fee_lines=[{"name": "Promo", "total": "-3.00", "total_tax": "-0.27"}]),
             "woocommerce:880",
             "negative fee (Promo -3.00)",
         ),
@@ -350,7 +323,7 @@ def test_a_woocommerce_order_cancelled_before_payment_posts_nothing(sessions):
         (
             "woocommerce",
             "order.updated",
-            woo_consistent(status="completed", refunds=[{"id": 14, "total": "0.00"}]),
+            woo_order(status="completed", refunds=[{"id": 14, "total": "0.00"}]),
             "woocommerce:refund:14",
             "refunds nothing (amount 0)",
         ),

@@ -10,6 +10,7 @@ import pytest
 from domain.errors import Invalid
 from domain.posting.request import UNMAPPED_REFUND_SKU, request_from
 from frontends.web import shopify_delivery, with_customer, woocommerce_delivery
+from tests.intake_support import woo_order
 
 
 def shopify_order(**fields: Any) -> dict[str, Any]:
@@ -222,34 +223,6 @@ def test_the_customer_found_by_email_is_put_on_the_sale_only_and_none_found_leav
     assert [r.get("customer") for r in nobody.requests] == [None]
     refund_delivery = shopify_delivery("refunds/create", refund(), "WEB")
     assert with_customer(refund_delivery, lambda email: "C-ANN").requests == refund_delivery.requests
-
-
-def woo_order(**fields: Any) -> dict[str, Any]:
-    order = {
-        "id": 880,
-        "number": "880",
-        "status": "processing",
-        "currency": "USD",
-        "prices_include_tax": False,
-        "date_created_gmt": "2025-03-01T02:15:00",
-        "date_modified_gmt": "2025-03-04T02:15:00",
-        "date_paid_gmt": "2025-03-01T02:16:00",
-        "total": "29.43",
-        "payment_method": "stripe",
-        "line_items": [
-            {
-                "sku": "TEA",
-                "quantity": 2,
-                "subtotal": "20.00",
-                "subtotal_tax": "1.80",
-                "total": "20.00",
-                "total_tax": "1.80",
-            }
-        ],
-        "shipping_lines": [{"total": "5.00", "total_tax": "0.45"}],
-        "fee_lines": [{"name": "Gift wrap", "total": "2.00", "total_tax": "0.18"}],
-    }
-    return {**order, **fields}
 
 
 def test_a_positive_woocommerce_fee_is_a_web_fee_line_and_a_free_one_adds_none():
