@@ -9,14 +9,16 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 
+from sqlalchemy import Connection
+
 from domain.batches.states import advance_all
 from domain.errors import NotFound, TransientError
 from domain.posting.catalogue import Catalogue
-from domain.posting.decision import Decision, decide, internal_error, record_rejection
+from domain.posting.decision import Decision, decide, decide_ahead, internal_error, read_ahead, record_rejection
 from domain.posting.intake import mark_requests_sent
 from domain.posting.sale import PostedMeanwhile, RejectedAfterWriting
 from domain.vocabulary import Outcome
-from services.unit_of_work import Database
+from services.unit_of_work import Database, is_transient
 
 log = logging.getLogger(__name__)
 MAX_DEFERRALS = 30  # a return waiting for its original sale; after that the sweeper takes over
@@ -80,9 +82,10 @@ def post_chunk(db: Database, intake_ids: list[int], deferrals: int = 0) -> Chunk
 
 def _post_each(db: Database, intake_ids: list[int], posted: ChunkPosted) -> None:
     catalogue = Catalogue()  # the chunk's products, read at once (one request reads its own)
+    rest = intake_ids
     if len(intake_ids) > 1:
-        db.read(lambda session: catalogue.read_ahead(session.connection(), intake_ids))
-    for intake_id in intake_ids:
+        rest = db.statements(partial(_post_plain_sales, intake_ids=intake_ids, catalogue=catalogue, posted=posted))
+    for intake_id in rest:
         try:
             decision = post_request(db, intake_id, catalogue)
         except NotFound:
@@ -93,10 +96,37 @@ def _post_each(db: Database, intake_ids: list[int], posted: ChunkPosted) -> None
         except Exception as exc:  # one poisoned request must not hold back the rest of the chunk
             log.exception("posting request %s failed unexpectedly", intake_id)
             decision = record_internal_error(db, intake_id, exc)
-        posted.counts[decision.outcome] += 1
-        if decision.batch_id is not None:
-            posted.batches.add(decision.batch_id)
-        if decision.newly_posted and decision.sale_id is not None:
-            posted.new_sales.append(decision.sale_id)
-        elif decision.outcome == Outcome.PENDING:
-            posted.waiting.append(decision.intake_id)
+        _count(posted, decision)
+
+
+def _post_plain_sales(conn: Connection, intake_ids: list[int], catalogue: Catalogue, posted: ChunkPosted) -> list[int]:
+    """Post the chunk's plain sales, each in one statement that is its own transaction (autocommit),
+    from the chunk's requests and products read at once; return the requests left to decide one
+    transaction each (anything but a plain sale, and the rest of the chunk after a passing fault)."""
+    catalogue.read_ahead(conn, intake_ids)
+    rows = read_ahead(conn, intake_ids)
+    rest: list[int] = []
+    for n, intake_id in enumerate(intake_ids):
+        row = rows.get(intake_id)
+        try:
+            decision = None if row is None else decide_ahead(conn, row, catalogue)
+        except Exception as exc:
+            if is_transient(exc):  # the connection may be gone: decide the rest (this one too) one by one
+                return rest + intake_ids[n:]
+            conn.rollback()  # nothing to undo (autocommit); deciding it in a transaction records what is wrong
+            decision = None
+        if decision is None:
+            rest.append(intake_id)
+        else:
+            _count(posted, decision)
+    return rest
+
+
+def _count(posted: ChunkPosted, decision: Decision) -> None:
+    posted.counts[decision.outcome] += 1
+    if decision.batch_id is not None:
+        posted.batches.add(decision.batch_id)
+    if decision.newly_posted and decision.sale_id is not None:
+        posted.new_sales.append(decision.sale_id)
+    elif decision.outcome == Outcome.PENDING:
+        posted.waiting.append(decision.intake_id)

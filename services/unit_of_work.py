@@ -1,5 +1,6 @@
 """The one way a use case reaches PostgreSQL: `connect(settings)` once per process, then
-`db.transaction(work)` (commit on return, roll back on raise) or `db.read(work)` (nothing written).
+`db.transaction(work)` (commit on return, roll back on raise) or `db.read(work)` (nothing written);
+`db.statements(work)` where each statement is its own transaction (posting's plain sales).
 
 The one retry policy for a transient fault (deadlock, serialization failure, lost connection, the
 server's own trouble): `transaction` and `read` try the work again at once, ATTEMPTS times in all, a
@@ -16,7 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,6 +71,19 @@ class Database:
                 return work(session)
 
         return _trying_again(attempt)
+
+    def statements(self, work: Callable[[Connection], T]) -> T:
+        """Run `work` on a connection where every statement is a transaction of its own (autocommit),
+        for work made of statements that each stand alone, such as posting plain sales in one round
+        trip each. Nothing is tried again here: a statement either committed or left nothing, and the
+        work itself says what to do with the rest after a fault."""
+        try:
+            with self.engine.connect() as conn:
+                return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
+        except DBAPIError as exc:
+            if not is_transient(exc):
+                raise
+            raise TransientError(str(exc.orig)) from exc
 
     def dispose(self) -> None:
         self.engine.dispose()

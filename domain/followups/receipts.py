@@ -14,8 +14,7 @@ from decimal import Decimal
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from domain.errors import NotFound
@@ -37,18 +36,24 @@ WIDTH = 42
 
 def store_receipts(session: Session, sale_ids: list[int]) -> None:
     """Render and store the receipts of these sales; a receipt already stored is kept as it is."""
-    rows = [
-        {
-            "sale_id": r.sale_id,
-            "transaction_number": r.transaction_number,
-            "kind": receipt_kind(r),
-            "text": render_text(r),
-            "html": render_html(r),
-        }
-        for r in load_receipts(session, sale_ids)
-    ]
-    if rows:
-        session.execute(pg_insert(Receipt).values(rows).on_conflict_do_nothing())
+    columns: dict[str, list[object]] = {"sale_ids": [], "numbers": [], "kinds": [], "texts": [], "htmls": []}
+    for r in load_receipts(session, sale_ids):
+        for name, value in zip(
+            columns, (r.sale_id, r.transaction_number, receipt_kind(r), render_text(r), render_html(r)), strict=True
+        ):
+            columns[name].append(value)
+    if columns["sale_ids"]:
+        session.execute(_STORE, columns)
+
+
+# One statement whatever the number of receipts (arrays carry the rows), so it is compiled and
+# prepared once; a receipt already stored is kept.
+_STORE = text("""
+    INSERT INTO receipts (sale_id, transaction_number, kind, text, html)
+    SELECT * FROM unnest(CAST(:sale_ids AS bigint[]), CAST(:numbers AS text[]), CAST(:kinds AS text[]),
+                         CAST(:texts AS text[]), CAST(:htmls AS text[]))
+    ON CONFLICT DO NOTHING
+""")
 
 
 def receipt_for(session: Session, transaction_number: str, html: bool = False) -> str:

@@ -6,6 +6,9 @@ here commits). When a rule fails after the sale began to be written (stock, say)
 tells the caller to roll back and record the rejection on its own (`record_rejection`): a rejected
 sale leaves no trace anywhere.
 
+A chunk's plain sales take a shorter way (`decide_ahead`): read ahead with the chunk, each is posted
+by its one write statement alone, in autocommit, which claims the request (still PENDING) first.
+
 Two submissions of one request_id cannot both post: the sale's unique (company, request_id) key
 makes the second wait for the first and then find it (a DUPLICATE or CONFLICT).
 
@@ -25,8 +28,15 @@ from sqlalchemy.orm import Session
 from domain.errors import InternalError, NotFound, OriginalStillPending, Rejected, UnknownOutlet, describe
 from domain.posting.catalogue import Catalogue
 from domain.posting.pricing import check_terms
-from domain.posting.request import request_from
-from domain.posting.sale import POSTED_MESSAGE, PostingOutlet, known_parties, write_sale
+from domain.posting.request import Kind, SaleRequest, request_from
+from domain.posting.sale import (
+    POSTED_MESSAGE,
+    PostedMeanwhile,
+    PostingOutlet,
+    known_parties,
+    oversell_policy,
+    write_sale,
+)
 from domain.tables import Company, Customer, Outlet, Sale, SaleRequestRow, User
 from domain.vocabulary import Outcome
 
@@ -63,13 +73,48 @@ def decide(session: Session, intake_id: int, catalogue: Catalogue | None = None)
         return Decision(intake_id, Outcome.REJECTED, batch_id=row.batch_id)
 
 
+def decide_ahead(conn: Connection, row: Row[Any], catalogue: Catalogue) -> Decision | None:
+    """Post a plain sale read ahead with its chunk (`read_ahead`), on an autocommit connection: its
+    one write statement is its own transaction, so it is posted in one round trip. None for anything
+    else (a return, an outlet refusing oversells, a rejection, a duplicate, a request decided or
+    posted meanwhile): it is decided in a transaction of its own (`decide`), which records it.
+    The statement claims the request (locked and still PENDING) before writing anything."""
+    if row.outcome != Outcome.PENDING:
+        return Decision(row.id, row.outcome, row.sale_id, batch_id=row.batch_id)
+    if row.outlet_id is None or row.existing_sale_id is not None:
+        return None
+    try:
+        request = request_from(row.payload)
+        outlet = _outlet(row, request)
+        if request.kind is not Kind.SALE or oversell_policy(outlet, request) != "ALLOW":
+            return None  # a return reads its sale; a refused oversell is rolled back: both need a transaction
+        return _write(conn, row.id, row, request, outlet, catalogue)
+    except (Rejected, PostedMeanwhile):
+        return None
+
+
+def read_ahead(conn: Connection, intake_ids: list[int]) -> dict[int, Row[Any]]:
+    """The chunk's requests with what posting them needs, by intake id, locking nothing."""
+    query = _INTAKE_AND_NAMES.add_columns(SaleRequestRow.id).where(SaleRequestRow.id.in_(intake_ids))
+    return {row.id: row for row in conn.execute(query)}
+
+
 def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue) -> Decision:
     request = request_from(row.payload)
+    return _write(conn, intake_id, row, request, _outlet(row, request), catalogue)
+
+
+def _outlet(row: Row[Any], request: SaleRequest) -> PostingOutlet:
     if row.outlet_id is None:
         raise UnknownOutlet(f"outlet {request.outlet!r} is not in the master data", outlet=request.outlet)
-    outlet = PostingOutlet(
+    return PostingOutlet(
         row.outlet_id, request.outlet, row.company_id, row.prices_include_gst, row.oversell_pos, row.oversell_web
     )
+
+
+def _write(
+    conn: Connection, intake_id: int, row: Row[Any], request: SaleRequest, outlet: PostingOutlet, catalogue: Catalogue
+) -> Decision:
     parties = known_parties(request, row.cashier_id, row.customer_id, row.batch_id)
     fingerprint = request.fingerprint()
     if row.existing_sale_id is not None:
@@ -82,7 +127,7 @@ def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue)
     return Decision(intake_id, Outcome.POSTED, sale_id, newly_posted=True, batch_id=row.batch_id)
 
 
-_INTAKE_WITH_OUTLET = (
+_INTAKE_AND_NAMES = (
     select(
         SaleRequestRow.payload,
         SaleRequestRow.outcome,
@@ -113,8 +158,9 @@ _INTAKE_WITH_OUTLET = (
     # A sale already posted under this request_id (a sale posted after this statement began is
     # caught by the sale key's ON CONFLICT in domain/posting/sale.py instead).
     .outerjoin(Sale, (Sale.company_id == Outlet.company_id) & (Sale.request_id == SaleRequestRow.request_id))
-    .where(SaleRequestRow.id == bindparam("intake_id"))
-    .with_for_update(of=SaleRequestRow)
+)
+_INTAKE_WITH_OUTLET = _INTAKE_AND_NAMES.where(SaleRequestRow.id == bindparam("intake_id")).with_for_update(
+    of=SaleRequestRow
 )
 
 

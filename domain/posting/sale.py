@@ -1,6 +1,8 @@
-"""Writing a sale: header, lines, tenders, stock movements and the follow-up outbox, in the caller's
-transaction. Every rule is checked before the first write except stock, which is known only once its
-rows are locked: that rejection comes out as RejectedAfterWriting, so the caller rolls back first."""
+"""Writing a sale: header, lines, tenders, stock movements and the follow-up outbox, in one
+statement, in the caller's transaction (or as its own, in autocommit: services/posting.py's plain
+sales). Every rule is checked before the first write except stock, which is known only once its rows
+are locked: an oversell the outlet allows is recorded by the statement itself; one it refuses comes
+out as RejectedAfterWriting, so the caller rolls back first."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, insert, text
+from sqlalchemy import Connection, text
 
 from domain.errors import InsufficientStock, Rejected, Shortfall, UnknownCashier, UnknownCustomer
 from domain.posting.catalogue import Catalogue
@@ -18,7 +20,7 @@ from domain.posting.refunds import refunds_for
 from domain.posting.request import Channel, Kind, SaleRequest
 from domain.posting.returns import original_of
 from domain.posting.stock import MovementKind, stock_moves
-from domain.tables import StockDiscrepancy, core_table, sale_number
+from domain.tables import sale_number
 from domain.vocabulary import FollowUpKind, Outcome
 
 FOLLOW_UPS = tuple(FollowUpKind)  # every sale gets one outbox row of each kind
@@ -91,31 +93,42 @@ def write_sale(
         refunds, refund_limit = refunds_for(request.lines, original.sold), original.left_to_refund
     priced = price_sale(request, products, outlet.prices_include_gst, refunds, refund_limit)
     changes = _stock_changes(request, priced)
+    allows_oversell = oversell_policy(outlet, request) == "ALLOW"
     values = _header(outlet, request, priced, fingerprint, parties) | _body(priced) | changes.params(intake_id)
-    rows = conn.execute(WRITE_SALE, values).all()
+    rows = conn.execute(WRITE_SALE, values | {"allows_oversell": allows_oversell}).all()
     if not rows:
         raise PostedMeanwhile
     sale_id: int = rows[0].sale_id
     after = {row.product_id: row.on_hand for row in rows if row.product_id is not None}
-    try:
-        _check_stock(conn, outlet, request, changes, after, sale_id)
-    except Rejected as rejection:
-        raise RejectedAfterWriting(rejection) from None
+    if not allows_oversell:
+        try:
+            _refuse_oversell(changes, after)
+        except Rejected as rejection:
+            raise RejectedAfterWriting(rejection) from None
     return sale_id
+
+
+def oversell_policy(outlet: PostingOutlet, request: SaleRequest) -> str:
+    """ALLOW (post it, record the oversell) or REJECT, by the request's channel."""
+    return outlet.oversell_web if request.channel is Channel.WEB else outlet.oversell_pos
 
 
 POSTED_MESSAGE = "posted"
 
-# The whole sale in one round trip: the header (claiming the sale key (company, request_id): a
-# submission of the same request_id that committed meanwhile leaves `sale` empty, and nothing else
-# is written), its lines, tenders, follow-up outbox rows, stock movements and on hand (locked in
-# product-id order, after the sale key: decision.py's lock order), and its request recorded POSTED.
-# Arrays carry the rows (one element a row). Every CTE that writes reads `sale`, so it runs first.
+# The whole sale in one round trip: the request claimed (locked, and still PENDING: one decided
+# meanwhile leaves `claim` empty, and nothing is written), the header (claiming the sale key
+# (company, request_id): a submission of the same request_id that committed meanwhile leaves `sale`
+# empty, and nothing else is written), its lines, tenders, follow-up outbox rows, stock movements and
+# on hand (locked in product-id order, after the sale key: decision.py's lock order), the oversells
+# the outlet allows, and its request recorded POSTED. Arrays carry the rows (one element a row).
+# Every CTE that writes reads `sale`, which reads `claim`, so they run in that order.
 # The sale number is zero-padded to 8 digits and never cut: lpad() truncates a longer string, so past
 # 99,999,999 it is padded to its own length (an 80-character transaction number holds a 50-character
 # outlet code, a dash and a BIGINT's 19 digits).
 WRITE_SALE = text(f"""
-    WITH sale AS (
+    WITH claim AS (
+        SELECT id FROM sale_requests WHERE id = :intake_id AND outcome = '{Outcome.PENDING}' FOR UPDATE
+    ), sale AS (
         INSERT INTO sales (company_id, request_id, fingerprint, transaction_number, kind, original_sale_id,
                            outlet_id, channel, occurred_at, cashier_id, customer_id, batch_id, notes,
                            subtotal, tax, rounding_adjustment, total, tendered, change_due)
@@ -123,7 +136,7 @@ WRITE_SALE = text(f"""
                CAST(:outlet_code AS text) || '-' || lpad(drawn.n, greatest(8, length(drawn.n)), '0'),
                :kind, :original_sale_id, :outlet_id, :channel, :occurred_at, :cashier_id, :customer_id,
                :batch_id, :notes, :subtotal, :tax, :rounding_adjustment, :total, :tendered, :change_due
-        FROM (SELECT CAST(nextval('{sale_number.name}') AS text) AS n) AS drawn
+        FROM claim, LATERAL (SELECT CAST(nextval('{sale_number.name}') AS text) AS n) AS drawn
         ON CONFLICT (company_id, request_id) DO NOTHING
         RETURNING id
     ), lines AS (
@@ -143,7 +156,12 @@ WRITE_SALE = text(f"""
     ), changes AS (
         SELECT change.product_id, change.quantity FROM sale, unnest(
             CAST(:stock_product_ids AS integer[]), CAST(:stock_quantities AS numeric[])) AS change(product_id, quantity)
-    ), {stock_moves("(SELECT id FROM sale)")}, recorded AS (
+    ), {stock_moves("(SELECT id FROM sale)")}, oversold AS (
+        INSERT INTO stock_discrepancies (sale_id, outlet_id, product_id, on_hand_after)
+        SELECT sale.id, :outlet_id, levels.product_id, levels.on_hand
+        FROM sale, levels JOIN changes ON changes.product_id = levels.product_id
+        WHERE CAST(:allows_oversell AS boolean) AND levels.on_hand < 0 AND changes.quantity < 0
+    ), recorded AS (
         UPDATE sale_requests AS request
         SET outcome = '{Outcome.POSTED}', message = '{POSTED_MESSAGE}', processed_at = now(),
             attempts = request.attempts + 1, sale_id = sale.id, company_id = :company_id
@@ -226,28 +244,11 @@ def _stock_changes(request: SaleRequest, priced: PricedSale) -> StockChanges:
     return StockChanges(kind, dict(changes), skus)
 
 
-def _check_stock(
-    conn: Connection,
-    outlet: PostingOutlet,
-    request: SaleRequest,
-    changes: StockChanges,
-    after: dict[int, Decimal],
-    sale_id: int,
-) -> None:
-    """Stock taken below zero: rejected under the REJECT policy, else recorded as a discrepancy."""
+def _refuse_oversell(changes: StockChanges, after: dict[int, Decimal]) -> None:
+    """Stock taken below zero where the outlet refuses oversells: InsufficientStock, naming each SKU."""
     taken = changes.by_product
     below = {pid: on_hand for pid, on_hand in sorted(after.items()) if on_hand < 0 and taken[pid] < 0}
-    if not below:
-        return
-    policy = outlet.oversell_web if request.channel is Channel.WEB else outlet.oversell_pos
-    if policy == "REJECT":
+    if below:
         raise InsufficientStock(
             [Shortfall(changes.skus[pid], on_hand - taken[pid], -taken[pid]) for pid, on_hand in below.items()]
         )
-    conn.execute(
-        insert(core_table(StockDiscrepancy)),
-        [
-            {"sale_id": sale_id, "outlet_id": outlet.id, "product_id": pid, "on_hand_after": on_hand}
-            for pid, on_hand in below.items()
-        ],
-    )

@@ -1,0 +1,121 @@
+"""A chunk's plain sales are posted in one statement each, its own transaction (services/posting.py,
+`_post_plain_sales`); everything else is decided one transaction each. These tests pin that the
+short path is taken, that it claims the request before writing (a request decided meanwhile is never
+posted twice), and that what it leaves to the long path ends the same as it always did.
+"""
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event, func, select, update
+
+from domain.posting.catalogue import Catalogue
+from domain.posting.decision import decide_ahead, read_ahead
+from domain.tables import Sale, SaleRequestRow, StockDiscrepancy
+from services.posting import post_chunk
+from tests.shop import make_shop, on_hand, receive_one, sale, stock_drift
+
+D = Decimal
+
+
+@pytest.fixture(autouse=True)
+def on_hand_equals_the_sum_of_movements(sessions):
+    yield
+    with sessions.begin() as s:
+        assert stock_drift(s) == {}
+
+
+@pytest.fixture
+def shop(sessions):
+    with sessions.begin() as s:
+        return make_shop(s, stock={"TEA": 100, "MUG": 100, "BOOK": 100})
+
+
+def receive_all(sessions, payloads):
+    return [receive_one(sessions, payload) for payload in payloads]
+
+
+class Statements:
+    """Counts what reaches PostgreSQL: statements, and the transactions begun and committed."""
+
+    def __init__(self, engine):
+        self.engine, self.statements, self.commits = engine, 0, 0
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._statement)
+        event.listen(self.engine, "commit", self._commit)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._statement)
+        event.remove(self.engine, "commit", self._commit)
+
+    def _statement(self, *args):
+        self.statements += 1
+
+    def _commit(self, *args):
+        self.commits += 1
+
+
+def test_a_chunk_of_plain_sales_costs_one_statement_a_sale(sessions, shop):
+    ids = receive_all(sessions, [sale(f"r{n}", [("TEA", "1"), ("MUG", "2")], [("CARD", "30.30")]) for n in range(20)])
+    with Statements(sessions.engine) as seen:
+        posted = post_chunk(sessions, ids)
+    assert posted.counts == {"POSTED": 20}
+    assert len(posted.new_sales) == 20
+    # Two reads ahead (products, requests), a statement a sale, and none of them in a transaction:
+    # the long path would be 3 statements and a COMMIT a sale.
+    assert seen.statements == 2 + 20
+    assert seen.commits == 0
+    with sessions.begin() as s:
+        assert on_hand(s, shop.outlet_ids["ORCH"], shop.product_ids["TEA"]) == D(80)
+        assert s.scalar(select(func.count()).select_from(Sale)) == 20
+
+
+def test_a_request_decided_after_it_was_read_ahead_is_left_as_decided(sessions, shop):
+    (intake_id,) = receive_all(sessions, [sale("r1", [("TEA", "1")], [("CASH", "4.50")])])
+    with sessions.engine.connect() as conn:
+        rows = read_ahead(conn, [intake_id])
+    # Meanwhile another delivery decided it (REJECTED, say: the sale key cannot catch that one)
+    with sessions.begin() as s:
+        s.execute(
+            update(SaleRequestRow)
+            .where(SaleRequestRow.id == intake_id)
+            .values(outcome="REJECTED", reason="INVALID", message="decided meanwhile")
+        )
+    with sessions.engine.connect() as conn:
+        auto = conn.execution_options(isolation_level="AUTOCOMMIT")
+        assert rows[intake_id].outcome == "PENDING"  # as it was read ahead
+        assert decide_ahead(auto, rows[intake_id], Catalogue()) is None  # the claim finds it decided
+    with sessions.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Sale)) == 0
+        assert s.scalar(select(SaleRequestRow.outcome).where(SaleRequestRow.id == intake_id)) == "REJECTED"
+        assert on_hand(s, shop.outlet_ids["ORCH"], shop.product_ids["TEA"]) == D(100)
+
+
+def test_what_is_not_a_plain_sale_is_decided_as_before(sessions, shop):
+    payloads = [
+        sale("ok-1", [("TEA", "2")], [("CASH", "9.00")]),
+        sale("bad-sku", [("NOPE", "1")], [("CASH", "1.00")]),  # REJECTED before anything is written
+        sale("ok-1", [("TEA", "2")], [("CASH", "9.00")]),  # the same request again: DUPLICATE
+        sale(
+            "web-short", [("MUG", "500")], [("CARD", "6450.00")], outlet="WEB", channel="web"
+        ),  # web refuses oversells
+        sale("till-short", [("BOOK", "150")], [("CARD", "3000.00")]),  # a till's oversell posts
+    ]
+    del payloads[3]["cashier"]
+    ids = receive_all(sessions, payloads)
+    posted = post_chunk(sessions, ids)
+    assert posted.counts == {"POSTED": 2, "REJECTED": 2, "DUPLICATE": 1}
+    with sessions.begin() as s:
+        reasons = dict(s.execute(select(SaleRequestRow.request_id, SaleRequestRow.reason)).all())
+        assert reasons == {
+            "ok-1": None,
+            "bad-sku": "UNKNOWN_SKU",
+            "web-short": "INSUFFICIENT_STOCK",
+            "till-short": None,
+        }
+        # the till's oversell is posted by the one statement, which keeps the shortfall to look at
+        book = shop.product_ids["BOOK"]
+        assert s.execute(select(StockDiscrepancy.product_id, StockDiscrepancy.on_hand_after)).all() == [(book, D(-50))]
+        assert on_hand(s, shop.outlet_ids["WEB"], shop.product_ids["MUG"]) == D(100)  # nothing of the refused order
