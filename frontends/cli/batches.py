@@ -9,15 +9,17 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from domain.vocabulary import BatchState, Reason
 from frontends.cli.common import BATCH_ID, BadInput, database, json_option, show, wait_options
 from frontends.cli.summary import print_batch
-from services import lookups
-from services.unit_of_work import Database
+from services import batch_documents
+
+if TYPE_CHECKING:  # a command imports what it uses: `batch show` is polled, a new process each time
+    from services.unit_of_work import Database
 
 
 @click.command()
@@ -43,7 +45,7 @@ def post(file: str, wait: bool, timeout: float, as_json: bool) -> int:
     except KeyboardInterrupt:
         print(f"\nstopped waiting: {batch_keeps_posting(batch_id)}", file=sys.stderr)
         return 130
-    document = lookups.batch_show(db, batch_id)
+    document = batch_documents.batch_show(db, batch_id)
     print_batch(document, as_json)
     if not finished:
         print(f"timed out after {timeout:g} s: {batch_keeps_posting(batch_id)}", file=sys.stderr)
@@ -87,7 +89,7 @@ def batch_show(batch_id: int, reconcile: bool, as_json: bool) -> int:
 
     Counts and totals are kept as the batch posts, so showing a batch costs the same whatever its
     size; the reconciliation is computed once, when the batch is DONE (or ATTENTION)."""
-    print_batch(lookups.batch_show(database(), batch_id, reconcile), as_json)
+    print_batch(batch_documents.batch_show(database(), batch_id, reconcile), as_json)
     return 0
 
 
@@ -95,7 +97,7 @@ def batch_show(batch_id: int, reconcile: bool, as_json: bool) -> int:
 @json_option
 def batch_list(as_json: bool) -> int:
     """The latest batches, newest first."""
-    return show(lookups.batch_list(database()), as_json, ("id", "state", "requests", "created_at", "source"))
+    return show(batch_documents.batch_list(database()), as_json, ("id", "state", "requests", "created_at", "source"))
 
 
 @click.command()
@@ -106,6 +108,7 @@ def report(batch_id: int, form: str) -> int:
 
     In file order, with line numbers, on stdout."""
     from domain.batches.report import REPORT_COLUMNS
+    from services import lookups
 
     db = database()
     lookups.require_batch(db, batch_id)  # NotFound (exit 1) before anything is written
