@@ -30,6 +30,11 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=_decimal_as_string) + "\n")
 
 
+def emit_json_line(document: Any) -> None:
+    """One JSON document on one line (JSON Lines: a stream of documents, such as `batch show --watch`)."""
+    sys.stdout.write(json.dumps(document, default=_decimal_as_string) + "\n")
+
+
 def console() -> Console:
     """stdout as rich writes to it; text is printed as given (no markup, no highlighting)."""
     from rich.console import Console

@@ -16,6 +16,7 @@ import click
 from domain.vocabulary import BatchState, Reason
 from frontends.cli.common import BATCH_ID, BadInput, database, json_option, show, wait_options
 from frontends.cli.summary import print_batch
+from frontends.cli.watching import WATCH_DEFAULT, WATCH_EVERY, watch_batch
 from services import batch_documents
 
 if TYPE_CHECKING:  # a command imports what it uses: `batch show` is polled, a new process each time
@@ -83,13 +84,26 @@ def batch() -> None:
     help="reconcile the batch against the ledger now (reads all its sales) instead of showing the "
     "reconciliation stored when it settled",
 )
+@click.option(
+    "--watch",
+    type=WATCH_EVERY,
+    is_flag=False,
+    flag_value=WATCH_DEFAULT,
+    default=None,
+    metavar="[SECONDS]",
+    help=f"show the batch again every SECONDS (default {WATCH_DEFAULT:g}) until it is DONE (or ATTENTION, exit 1); "
+    "one process however long it watches; with --json, one JSON object a line (JSON Lines)",
+)
 @json_option
-def batch_show(batch_id: int, reconcile: bool, as_json: bool) -> int:
+def batch_show(batch_id: int, reconcile: bool, watch: float | None, as_json: bool) -> int:
     """State, counts, totals and reconciliation of batch ID.
 
     Counts and totals are kept as the batch posts, so showing a batch costs the same whatever its
     size; the reconciliation is computed once, when the batch is DONE (or ATTENTION)."""
-    print_batch(batch_documents.batch_show(database(), batch_id, reconcile), as_json)
+    db = database()
+    if watch is not None:
+        return watch_batch(db, batch_id, every=watch, as_json=as_json, reconcile=reconcile)
+    print_batch(batch_documents.batch_show(db, batch_id, reconcile), as_json)
     return 0
 
 
