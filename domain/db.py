@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine
-from sqlalchemy.orm import Session, sessionmaker
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
 
 
 def dumps(obj: Any) -> str:
@@ -35,4 +37,6 @@ def make_engine(url: str, **options: Any) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
+    from sqlalchemy.orm import sessionmaker  # imported when a session is first wanted (see Database.rows)
+
     return sessionmaker(engine, expire_on_commit=False, autoflush=False)

@@ -3,11 +3,10 @@ a `TransientError` is a passing fault (retried, never turned into a rejection)."
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
-
-from sqlalchemy.exc import DBAPIError
 
 from domain.vocabulary import Reason
 
@@ -211,10 +210,21 @@ class AmbiguousCode(TillpostError):
 def describe(exc: BaseException) -> str:
     """The error as a person reads it: its class and the first line of its message, cut short.
     A database error is described by the driver's error, not by SQLAlchemy's wrapper and its SQL."""
-    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    cause = _driver_error(exc) or exc
     lines = str(cause).strip().splitlines()
     text = f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
     return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
+
+
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's error that SQLAlchemy's DBAPIError wraps, if `exc` is one. sqlalchemy is looked
+    up, not imported: a DBAPIError exists only once it was imported, and importing it here would cost
+    every command that only needs an error class (`tillpost batch show`) a tenth of a second."""
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is None or not isinstance(exc, sqlalchemy_exc.DBAPIError):
+        return None
+    orig: BaseException | None = exc.orig
+    return orig
 
 
 @dataclass

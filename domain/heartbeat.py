@@ -7,13 +7,16 @@ seconds), so the reader needs no configuration of its own. The caller owns the t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
 
-from domain.tables import Heartbeat
+from domain.plain_tables import heartbeats
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 # A job is overdue when three of its runs were missed: beat ran late and no worker stood in for it
 # (a worker sweeps by itself after two: see workers/selfsweep.py).
@@ -30,29 +33,24 @@ def claim(session: Session, name: str) -> bool:
 
 def record(session: Session, name: str, details: dict[str, Any]) -> None:
     """The job ran now and did `details`."""
-    statement = insert(Heartbeat).values(name=name, at=func.clock_timestamp(), details=details)
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Heartbeat.name], set_={"at": statement.excluded.at, "details": statement.excluded.details}
-        )
-    )
+    statement = insert(heartbeats).values(name=name, at=func.clock_timestamp(), details=details)
+    latest = {"at": statement.excluded.at, "details": statement.excluded.details}
+    session.execute(statement.on_conflict_do_update(index_elements=[heartbeats.c.name], set_=latest))
 
 
-def seconds_since(session: Session, name: str) -> float | None:
+def seconds_since(session: Session | Connection, name: str) -> float | None:
     """Seconds since job `name` last ran (by the database's clock); None when it never ran."""
     age = session.scalar(
-        select(func.extract("epoch", func.clock_timestamp() - Heartbeat.at)).where(Heartbeat.name == name)
+        select(func.extract("epoch", func.clock_timestamp() - heartbeats.c.at)).where(heartbeats.c.name == name)
     )
     return None if age is None else float(age)
 
 
-def status(session: Session, name: str) -> dict[str, Any]:
+def status(session: Session | Connection, name: str) -> dict[str, Any]:
     """{last_run, seconds_ago, by, every, overdue, details} of job `name`; a job that never ran is overdue."""
-    row = session.execute(
-        select(Heartbeat.at, Heartbeat.details, func.extract("epoch", func.clock_timestamp() - Heartbeat.at)).where(
-            Heartbeat.name == name
-        )
-    ).one_or_none()
+    beat = heartbeats.c
+    age = func.extract("epoch", func.clock_timestamp() - beat.at)
+    row = session.execute(select(beat.at, beat.details, age).where(beat.name == name)).one_or_none()
     if row is None:
         return {"last_run": None, "seconds_ago": None, "by": None, "every": None, "overdue": True, "details": None}
     at, details, age = row

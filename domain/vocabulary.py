@@ -89,3 +89,24 @@ def default_gst_category(rate: object) -> GstCategory:
 def one_of(column: str, words: type[StrEnum]) -> str:
     """A CHECK constraint's text: `column IN ('A', 'B', ...)`, in the enum's order."""
     return f"{column} IN ({', '.join(repr(str(w)) for w in words)})"
+
+
+# A sale request's kind, channel and tender methods (domain/posting/request.py validates them);
+# here so that the ledger's tables name them without importing the request's pydantic model.
+class Kind(StrEnum):
+    SALE = "sale"
+    RETURN = "return"
+
+
+class Channel(StrEnum):
+    POS = "pos"
+    WEB = "web"
+
+
+class TenderMethod(StrEnum):
+    CASH = "CASH"
+    CARD = "CARD"
+    NETS = "NETS"
+    PAYNOW = "PAYNOW"
+    VOUCHER = "VOUCHER"
+    STORE_CREDIT = "STORE_CREDIT"

@@ -10,11 +10,11 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich import box
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich is imported by the first table: `--json` never needs it
+    from rich.console import Console
+    from rich.table import Table
 
 UNWRAPPED = 100_000  # the width of a pipe: no line is ever wrapped there
 
@@ -30,14 +30,20 @@ def emit_json(document: Any) -> None:
     sys.stdout.write(json.dumps(document, indent=2, default=_decimal_as_string) + "\n")
 
 
-class _Stdout(Console):
-    def on_broken_pipe(self) -> None:
-        """The reader went away: let the command line end as a tool stopped by SIGPIPE (rich exits 1)."""
-        raise BrokenPipeError
+def emit_json_line(document: Any) -> None:
+    """One JSON document on one line (JSON Lines: a stream of documents, such as `batch show --watch`)."""
+    sys.stdout.write(json.dumps(document, default=_decimal_as_string) + "\n")
 
 
 def console() -> Console:
     """stdout as rich writes to it; text is printed as given (no markup, no highlighting)."""
+    from rich.console import Console
+
+    class _Stdout(Console):
+        def on_broken_pipe(self) -> None:
+            """The reader went away: let the command line end as a tool stopped by SIGPIPE (rich exits 1)."""
+            raise BrokenPipeError
+
     terminal = sys.stdout.isatty()
     return _Stdout(
         file=sys.stdout,
@@ -52,6 +58,9 @@ def console() -> Console:
 
 def new_table(*columns: str, right: Iterable[str] = ()) -> Table:
     """An empty table in the house style; the `right` columns (amounts, counts) are right-aligned."""
+    from rich import box
+    from rich.table import Table
+
     aligned = set(right)
     terminal = sys.stdout.isatty()
     table = Table(box=box.SIMPLE_HEAD if terminal else None, pad_edge=False, show_edge=False)
@@ -73,6 +82,8 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> None:
 
 def fields(document: dict[str, Any]) -> None:
     """A document's plain values, one `key  value` a line, then its field errors, if any."""
+    from rich.table import Table
+
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column()

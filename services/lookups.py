@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from domain import heartbeat, queries
@@ -18,12 +17,14 @@ from domain.followups.receipts import stored_receipt
 from domain.masterdata.importing import export_csv
 from domain.tables import Batch
 from domain.vocabulary import Outcome
+from services.batch_documents import batch_list as batch_list
+from services.batch_documents import batch_show as batch_show
 from services.unit_of_work import Database
 
 
 def answers(db: Database) -> None:
     """Reach the database once, so that a command which cannot reach it fails before doing anything."""
-    db.read(lambda session: session.execute(text("SELECT 1")))
+    db.answers()
 
 
 def sale_show(db: Database, request_id: str, company: str | None = None) -> dict[str, Any]:
@@ -59,20 +60,10 @@ def export_master_data(db: Database, kind: str, stream: TextIO) -> None:
     db.read(lambda session: export_csv(session, kind, stream))
 
 
-def batch_show(db: Database, batch_id: int, reconcile: bool = False) -> dict[str, Any]:
-    """The batch document; `reconcile` runs the reconciliation now (a scan of the batch) instead of
-    showing the one stored when the batch settled."""
-    return db.read(lambda session: report.batch_show(session, batch_id, reconcile), snapshot=True)
-
-
 def require_batch(db: Database, batch_id: int) -> None:
     """NotFound unless the batch exists (cheap: its one row, no summary)."""
     if db.read(lambda session: session.get(Batch, batch_id)) is None:
         raise NotFound("batch", str(batch_id))
-
-
-def batch_list(db: Database) -> list[dict[str, Any]]:
-    return db.read(report.batch_list)
 
 
 def batch_requests(db: Database, batch_id: int, each: Callable[[dict[str, Any]], object]) -> None:

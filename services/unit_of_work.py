@@ -15,16 +15,19 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
 
 from domain.db import make_engine, session_factory
 from domain.errors import TransientError
 from runtime import embedded
 from runtime.settings import Settings
+
+if TYPE_CHECKING:  # the ORM is imported by the first session: `db.rows` (batch show) never needs it
+    from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -42,7 +45,10 @@ TRANSIENT_SQLSTATES = frozenset(
 class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        self.sessions: sessionmaker[Session] = session_factory(engine)
+
+    @cached_property
+    def sessions(self) -> sessionmaker[Session]:
+        return session_factory(self.engine)
 
     def transaction(self, work: Callable[[Session], T], *, snapshot: bool = False) -> T:
         """Run `work` in one transaction; a transient fault is tried again, then TransientError. With
@@ -84,6 +90,23 @@ class Database:
             if not is_transient(exc):
                 raise
             raise TransientError(str(exc.orig)) from exc
+
+    def rows(self, work: Callable[[Connection], T], *, snapshot: bool = False) -> T:
+        """As `read`, on a plain Core connection instead of a session: for the reads a short-lived
+        process makes (`tillpost batch show`, polled every second), which would spend more time
+        importing the ORM than running their queries. Nothing is written: the connection rolls back."""
+
+        def attempt() -> T:
+            with self.engine.connect() as connection:
+                if snapshot:
+                    connection.execution_options(isolation_level="REPEATABLE READ")
+                return work(connection)
+
+        return _trying_again(attempt)
+
+    def answers(self) -> None:
+        """Reach the database once, so that a command which cannot reach it fails before doing anything."""
+        self.rows(lambda connection: connection.execute(text("SELECT 1")))
 
     def dispose(self) -> None:
         self.engine.dispose()

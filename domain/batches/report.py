@@ -17,49 +17,25 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from domain import heartbeat
 from domain.batches import tallies
+from domain.batches.document import OUTCOMES, batch_document
 from domain.checks.sales import movements_unlike_lines, sales_against_their_details
 from domain.errors import NotFound
-from domain.followups.failures import failed_of_batch
 from domain.posting.money import ZERO
 from domain.tables import Batch, Sale, SaleRequestRow
-from domain.vocabulary import DECIDED, Outcome
-
-OUTCOMES = (*DECIDED, Outcome.PENDING)  # the order of `counts` in `batch show`
+from domain.vocabulary import Outcome
 
 
 def batch_show(session: Session, batch_id: int, reconcile: bool = False) -> dict[str, Any]:
-    """The batch document of `batch show`; `reconcile` runs the reconciliation now instead of
-    showing the one stored when the batch settled."""
-    batch = session.get(Batch, batch_id)
-    if batch is None:
-        raise NotFound("batch", str(batch_id))
-    tally = tallies.read(session, batch_id)
-    counts = {outcome: tally.n("outcome", outcome) for outcome in OUTCOMES}
-    reasons = {reason: n for reason, (n, _, _) in tally.of("reason").items()}
-    checks, reconciled_at = batch.reconciliation, batch.reconciled_at
+    """The batch document of `batch show` (domain/batches/document.py); `reconcile` runs the
+    reconciliation now instead of showing the one stored when the batch settled."""
+    document = batch_document(session, batch_id)
     if reconcile:
-        checks, reconciled_at = reconciliation(session, batch_id, tally), session.scalar(select(func.now()))
-    failed_count, failed = failed_of_batch(session, batch_id)
-    return {
-        "id": batch.id,
-        "source": batch.source,
-        "state": batch.state,
-        "requests": batch.requests,
-        "counts": counts,
-        "reasons": dict(sorted(reasons.items())),
-        "totals": tallies.totals(session, tally),
-        "reconciled": None if checks is None else all(c["ok"] for c in checks),  # None: not yet computed
-        "reconciliation": checks,
-        "reconciled_at": None if reconciled_at is None else reconciled_at.isoformat(),
-        "failed_follow_ups": failed,  # the first 100 (by sale): kind, sale, request_id, error, attempts
-        "failed_follow_ups_total": failed_count,
-        "created_at": batch.created_at.isoformat(),
-        "posted_at": batch.posted_at.isoformat() if batch.posted_at else None,
-        "done_at": batch.done_at.isoformat() if batch.done_at else None,
-        "sweeper": heartbeat.status(session, "sweeper"),  # when undone work was last sent again
-    }
+        checks = reconciliation(session, batch_id, tallies.read(session, batch_id))
+        document["reconciled"] = all(c["ok"] for c in checks)
+        document["reconciliation"] = checks
+        document["reconciled_at"] = session.execute(select(func.now())).scalar_one().isoformat()
+    return document
 
 
 def store_reconciliation(session: Session, batch_id: int) -> None:
@@ -97,17 +73,6 @@ def reconciliation(session: Session, batch_id: int, tally: tallies.Tallies) -> l
         check("sales whose total is not subtotal (+ GST where excluded) + rounding", 0, counts.totals),
         check("sales whose tenders less change differ from their total", 0, counts.tenders),
         check("sales whose stock movements differ from their quantities", 0, stock_off),
-    ]
-
-
-def batch_list(session: Session, limit: int = 50) -> list[dict[str, Any]]:
-    rows = session.execute(
-        select(Batch.id, Batch.source, Batch.state, Batch.requests, Batch.created_at)
-        .order_by(Batch.id.desc())
-        .limit(limit)
-    )
-    return [
-        {"id": i, "source": src, "state": st, "requests": n, "created_at": at.isoformat()} for i, src, st, n, at in rows
     ]
 
 

@@ -19,8 +19,11 @@ them calls anything, so none can forget to. A trigger adds what changed: minus a
 plus the row as it is; a sale counts in the totals while its request is POSTED. Posting changes
 one request per statement, so that trigger is per row (a small cached plan, fired only when the
 outcome, reason, batch or sale changed); inserts (staging's COPY of a whole file) and follow-ups
-(a set of sales per statement) are tallied per statement. `EXPECTED` is the same sums from every
-row: the backfill and `tillpost check`'s invariant, which finds any drift.
+(a set of sales per statement) are tallied per statement. One exception, the most frequent change
+of all: a request becoming POSTED, and the follow-up rows written with its sale, are tallied by the
+statement that writes the sale (domain/posting/sale.py, TALLIED; migration 0009), from the rows it
+writes, since that statement is the only one that records POSTED or inserts follow-ups. `EXPECTED`
+is the same sums from every row: the backfill and `tillpost check`'s invariant, which finds any drift.
 
 Lock order: each backend adds to its own rows (`slot` = pg_backend_pid()), so two transactions
 never wait for each other on a tally, whatever else they lock (a sale's transaction holds its tally
@@ -32,12 +35,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.orm import Session
 
-from domain.tables import BatchTally, Outlet
+from domain.plain_tables import batch_tallies, outlets
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 ZERO = Decimal("0.00")
 
@@ -113,28 +118,23 @@ class Tallies:
         return {key: value for (t, key), value in sorted(self.rows.items()) if t == tally}
 
 
-def read(session: Session, batch_id: int) -> Tallies:
+def read(session: Session | Connection, batch_id: int) -> Tallies:
     """The batch's tallies: an index range of a few rows a backend (never the batch's requests)."""
+    t = batch_tallies.c
     rows = session.execute(
-        select(
-            BatchTally.tally,
-            BatchTally.key,
-            func.sum(BatchTally.n),
-            func.sum(BatchTally.amount),
-            func.sum(BatchTally.tax),
-        )
-        .where(BatchTally.batch_id == batch_id)
-        .group_by(BatchTally.tally, BatchTally.key)
+        select(t.tally, t.key, func.sum(t.n), func.sum(t.amount), func.sum(t.tax))
+        .where(t.batch_id == batch_id)
+        .group_by(t.tally, t.key)
     )
     return Tallies({(t, k): (int(n), Decimal(a), Decimal(x)) for t, k, n, a, x in rows if n or a or x})
 
 
-def totals(session: Session, tallies: Tallies) -> dict[str, Any]:
+def totals(session: Session | Connection, tallies: Tallies) -> dict[str, Any]:
     """`batch show`'s totals: sales and GST, by outlet, tender (cash kept, after change) and GST rate."""
     _, sales, tax = tallies.rows.get(("sales", ""), (0, ZERO, ZERO))
     by_outlet = tallies.of("outlet")
-    outlets = select(Outlet.id, Outlet.code).where(Outlet.id.in_([int(k) for k in by_outlet]))
-    codes: dict[int, str] = {row.id: row.code for row in session.execute(outlets)}
+    named = select(outlets.c.id, outlets.c.code).where(outlets.c.id.in_([int(k) for k in by_outlet]))
+    codes: dict[int, str] = {row.id: row.code for row in session.execute(named)}
     by_tender = {method: amount for method, (_, amount, _) in tallies.of("tender").items()}
     change = tallies.rows.get(("change", ""), (0, ZERO, ZERO))[1]
     if change and "CASH" in by_tender:

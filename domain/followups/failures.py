@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -83,20 +82,6 @@ def retry_failed(session: Session, batch_id: int | None = None) -> dict[str, lis
         batches = batches.where(Batch.id == batch_id)
     session.execute(batches.values(state=BatchState.POSTED))
     return {kind: sorted(ids) for kind, ids in sorted(reopened.items())}
-
-
-LISTED = (FollowUp.kind, FollowUp.error, FollowUp.attempts, FollowUp.failed_at)
-
-
-def failed_of_batch(session: Session, batch_id: int, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
-    """How many follow-ups of the batch failed for good, and the first `limit` of them (by sale):
-    kind, sale (transaction number), request_id, error, attempts, failed_at."""
-    columns = (Sale.transaction_number.label("sale"), Sale.request_id, *LISTED)
-    failed = select(*columns).select_from(FollowUp).join(Sale, Sale.id == FollowUp.sale_id)
-    failed = failed.where(FollowUp.failed_at.is_not(None), Sale.batch_id == batch_id)
-    total = session.scalar(select(func.count()).select_from(failed.subquery()))
-    rows = session.execute(failed.order_by(FollowUp.sale_id, FollowUp.kind).limit(limit)).mappings()
-    return int(total or 0), [{**row, "failed_at": row["failed_at"].isoformat()} for row in rows]
 
 
 def _open(kind: str) -> ColumnElement[bool]:

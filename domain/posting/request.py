@@ -12,7 +12,6 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import (
@@ -28,26 +27,9 @@ from pydantic import (
 )
 
 from domain.errors import FieldError, Invalid
-
-
-class Kind(StrEnum):
-    SALE = "sale"
-    RETURN = "return"
-
-
-class Channel(StrEnum):
-    POS = "pos"
-    WEB = "web"
-
-
-class TenderMethod(StrEnum):
-    CASH = "CASH"
-    CARD = "CARD"
-    NETS = "NETS"
-    PAYNOW = "PAYNOW"
-    VOUCHER = "VOUCHER"
-    STORE_CREDIT = "STORE_CREDIT"
-
+from domain.vocabulary import Channel as Channel  # re-exported: the request names them
+from domain.vocabulary import Kind as Kind
+from domain.vocabulary import TenderMethod as TenderMethod
 
 # Python's Decimal() also takes "1_000" and non-ASCII digits; the wire format takes plain decimals only.
 _DECIMAL_TEXT = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?", re.ASCII)

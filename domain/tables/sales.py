@@ -21,9 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.posting.request import Channel, Kind, TenderMethod
 from domain.tables.base import MONEY, PRICE, QTY, RATE, Base, defaults_to_now
-from domain.vocabulary import GstCategory, one_of
+from domain.vocabulary import Channel, GstCategory, Kind, TenderMethod, one_of
 
 sale_number = Sequence("sale_number_seq", metadata=Base.metadata)
 

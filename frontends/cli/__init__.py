@@ -7,6 +7,7 @@ With no URL configured, every command starts (or reuses) the embedded servers of
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
@@ -15,20 +16,77 @@ import click
 
 from domain.errors import AmbiguousCode, ImportFailed, NotFound, ZReportRefused
 from frontends import outages
-from frontends.cli import batches, checks, masterdata, processes, reports, sales, web
 from frontends.cli.common import BadInput
 from runtime import settings
 from runtime.flower_auth import FlowerAuthError
 
-# The failures a person can act on, and the exit status each ends the command with.
+# The failures a person can act on, and the exit status each ends the command with. Each class is
+# cheap to import (no SQLAlchemy, no Celery): every command's start pays for this table.
 EXIT_STATUS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
     ((NotFound, ZReportRefused), 1),
     ((ImportFailed, BadInput, AmbiguousCode, settings.UnsupportedUrl, FlowerAuthError), 2),
     (outages.ServiceUnavailable, 3),
 )
 
+# Every command: the module of frontends/cli/ that defines it (in its COMMANDS), and its one-line
+# help for `tillpost --help`. A command's module is imported only when that command runs, so
+# `tillpost batch show` does not pay for Celery, the HTTP intake or the reports
+# (tests/unit/test_cli_commands.py checks this table against the commands themselves).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "batch": ("batches", "Batch state, counts, totals, reconciliation."),
+    "cash": ("reports", "The cash drawer."),
+    "check": ("checks", "Ledger invariants; exit 1 on any violation."),
+    "customer": ("sales", "Loyalty balance and ledger."),
+    "db": ("masterdata", "Database migrations."),
+    "demo": ("processes", "From nothing to a posted day, with a summary."),
+    "export": ("masterdata", "Write master data as CSV to stdout."),
+    "followups": ("batches", "Follow-ups (reorder, loyalty, receipts) that failed."),
+    "import": ("masterdata", "Upsert master data from a CSV file."),
+    "intake": (
+        "processes",
+        "The HTTP intake alone, on 127.0.0.1 (POST /v1/sales, the Shopify and WooCommerce webhooks).",
+    ),
+    "post": ("batches", "Post a batch file (.jsonl or .csv)."),
+    "receipt": ("sales", "The stored receipt of the sale TRANSACTION_NUMBER (--json: its kind, text and HTML)."),
+    "reorder": ("sales", "Open reorder suggestions."),
+    "replay": ("batches", "Post again the rejected requests of a batch."),
+    "report": ("reports", "Reports: `report x|z` (an outlet's day), `report gst` (GST F5), `report ID` (a batch)."),
+    "sale": ("sales", "A request's outcome and sale."),
+    "services": ("processes", "The embedded PostgreSQL and Redis: start, stop, status."),
+    "stock": ("sales", "Stock on hand."),
+    "submit": ("sales", "Submit one sale request (or a JSON array of them)."),
+    "up": ("processes", "Migrate, start workers, Flower and the HTTP intake; Ctrl-C stops all."),
+    "web": ("web", "Web-shop orders (Shopify, WooCommerce)."),
+    "worker": ("processes", "One Celery worker (extra arguments go to Celery)."),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+class LazyGroup(click.Group):
+    """A group whose commands are imported when invoked (click's documented lazy-loading pattern)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module = importlib.import_module(f"frontends.cli.{COMMANDS[cmd_name][0]}")
+        command: click.Command = next(c for c in module.COMMANDS if c.name == cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The commands and their one-line help, from the table: `--help` imports none of them."""
+        limit = formatter.width - 6 - max(len(name) for name in COMMANDS)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, short_help(name, limit)) for name in COMMANDS])
+
+
+def short_help(name: str, limit: int = 45) -> str:
+    """The command's one-line help as click shortens it, from the table (its module not imported)."""
+    return click.Command(name, help=COMMANDS[name][1]).get_short_help_str(limit)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.pass_context
 def tillpost(context: click.Context) -> None:
     """Post every sale into one ledger."""
@@ -38,11 +96,6 @@ def tillpost(context: click.Context) -> None:
         raise BadInput(str(exc)) from None
     config.check_urls()
     context.obj = config  # every command's settings: common.command_settings()
-
-
-for module in (masterdata, sales, batches, reports, checks, processes, web):
-    for command in module.COMMANDS:
-        tillpost.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,15 +9,18 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from domain.vocabulary import BatchState, Reason
 from frontends.cli.common import BATCH_ID, BadInput, database, json_option, show, wait_options
 from frontends.cli.summary import print_batch
-from services import lookups
-from services.unit_of_work import Database
+from frontends.cli.watching import WATCH_DEFAULT, WATCH_EVERY, watch_batch
+from services import batch_documents
+
+if TYPE_CHECKING:  # a command imports what it uses: `batch show` is polled, a new process each time
+    from services.unit_of_work import Database
 
 
 @click.command()
@@ -43,7 +46,7 @@ def post(file: str, wait: bool, timeout: float, as_json: bool) -> int:
     except KeyboardInterrupt:
         print(f"\nstopped waiting: {batch_keeps_posting(batch_id)}", file=sys.stderr)
         return 130
-    document = lookups.batch_show(db, batch_id)
+    document = batch_documents.batch_show(db, batch_id)
     print_batch(document, as_json)
     if not finished:
         print(f"timed out after {timeout:g} s: {batch_keeps_posting(batch_id)}", file=sys.stderr)
@@ -81,13 +84,26 @@ def batch() -> None:
     help="reconcile the batch against the ledger now (reads all its sales) instead of showing the "
     "reconciliation stored when it settled",
 )
+@click.option(
+    "--watch",
+    type=WATCH_EVERY,
+    is_flag=False,
+    flag_value=WATCH_DEFAULT,
+    default=None,
+    metavar="[SECONDS]",
+    help=f"show the batch again every SECONDS (default {WATCH_DEFAULT:g}) until it is DONE (or ATTENTION, exit 1); "
+    "one process however long it watches; with --json, one JSON object a line (JSON Lines)",
+)
 @json_option
-def batch_show(batch_id: int, reconcile: bool, as_json: bool) -> int:
+def batch_show(batch_id: int, reconcile: bool, watch: float | None, as_json: bool) -> int:
     """State, counts, totals and reconciliation of batch ID.
 
     Counts and totals are kept as the batch posts, so showing a batch costs the same whatever its
     size; the reconciliation is computed once, when the batch is DONE (or ATTENTION)."""
-    print_batch(lookups.batch_show(database(), batch_id, reconcile), as_json)
+    db = database()
+    if watch is not None:
+        return watch_batch(db, batch_id, every=watch, as_json=as_json, reconcile=reconcile)
+    print_batch(batch_documents.batch_show(db, batch_id, reconcile), as_json)
     return 0
 
 
@@ -95,7 +111,7 @@ def batch_show(batch_id: int, reconcile: bool, as_json: bool) -> int:
 @json_option
 def batch_list(as_json: bool) -> int:
     """The latest batches, newest first."""
-    return show(lookups.batch_list(database()), as_json, ("id", "state", "requests", "created_at", "source"))
+    return show(batch_documents.batch_list(database()), as_json, ("id", "state", "requests", "created_at", "source"))
 
 
 @click.command()
@@ -106,6 +122,7 @@ def report(batch_id: int, form: str) -> int:
 
     In file order, with line numbers, on stdout."""
     from domain.batches.report import REPORT_COLUMNS
+    from services import lookups
 
     db = database()
     lookups.require_batch(db, batch_id)  # NotFound (exit 1) before anything is written

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from domain.errors import TillpostError
 from frontends.output import emit_json, fields, table
 from runtime.settings import Settings
-from services import lookups
-from services.unit_of_work import Database, connect
+
+if TYPE_CHECKING:  # imported when a command connects: a command's start pays for what it uses
+    from services.unit_of_work import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,10 +53,12 @@ def command_settings() -> Settings:
 def database() -> Database:
     """The ledger's database for this command. One that cannot be reached fails here, before the
     command does anything (exit status 3); the engine is disposed of when the command ends."""
+    from services.unit_of_work import connect
+
     context = click.get_current_context()
     db = connect(command_settings())
     context.call_on_close(db.dispose)
-    lookups.answers(db)
+    db.answers()
     return db
 
 

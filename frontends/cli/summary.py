@@ -3,13 +3,14 @@ reconciliation, failed follow-ups and when the sweeper last ran. `--json` prints
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.padding import Padding
-from rich.table import Table
+from typing import TYPE_CHECKING, Any
 
 from frontends.output import console, emit_json, new_table
 from frontends.recovery import sweeper_line
+
+if TYPE_CHECKING:  # rich is imported when a summary is printed for people, not for `--json`
+    from rich.padding import Padding
+    from rich.table import Table
 
 
 def print_batch(document: dict[str, Any], as_json: bool, sweeper: str | None = None) -> None:
@@ -51,6 +52,8 @@ def _totals_table(totals: dict[str, Any]) -> Table:
 
 
 def _indented(table: Table) -> Padding:
+    from rich.padding import Padding
+
     return Padding(table, (0, 0, 0, 4), expand=False)
 
 

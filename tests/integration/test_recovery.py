@@ -189,7 +189,7 @@ def test_wait_says_when_no_worker_consumes_the_posting_queue_and_that_it_timed_o
 def test_wait_has_a_default_timeout_of_an_hour(command, capsys):
     from frontends.cli import tillpost
 
-    assert tillpost.commands[command].make_context(command, ["file", "--wait"]).params["timeout"] == 3600
+    assert tillpost.get_command(None, command).make_context(command, ["file", "--wait"]).params["timeout"] == 3600
     with pytest.raises(SystemExit):
         tillpost.main([command, "--help"])
     assert "default 3600 s" in " ".join(capsys.readouterr().out.split())
