@@ -19,7 +19,7 @@ shape's master data (imported through the project's CSV import):
   processes, until the batch is DONE; its phases from the database's timestamps, the server's top
   statements (pg_stat_statements, when loaded), each worker process's peak RSS; with --profile, the
   pool processes' statement round trips and a py-spy profile of one pool process.
---scaling: the large shape at 1, 2 and 4 pool processes in one worker, then two worker nodes of 2
+--scaling: the large shape at 1, 2, 3 and 4 pool processes in one worker, then two worker nodes of 2
 started separately (alone unless --shape is given too). Prints figures; asserts nothing about time.
 """
 
@@ -52,7 +52,7 @@ from services.followups import run_follow_up  # noqa: E402
 from services.posting import post_chunk  # noqa: E402
 
 CHUNK = 200  # as the queue's messages are
-SCALING = ((1,), (2,), (4,), (2, 2))
+SCALING = ((1,), (2,), (3,), (4,), (2, 2))
 
 
 def plain_loop(db_url: str, path: Path) -> float:
@@ -240,7 +240,7 @@ def main() -> None:
     parser.add_argument("--skip-loop", action="store_true")
     parser.add_argument("--skip-reference", action="store_true")
     parser.add_argument("--profile", action="store_true", help="py-spy one pool process; time statements in all")
-    parser.add_argument("--scaling", action="store_true", help="large shape at 1, 2, 4 pool processes and 2 nodes")
+    parser.add_argument("--scaling", action="store_true", help="large shape at 1, 2, 3, 4 pool processes and 2 nodes")
     args = parser.parse_args()
 
     bench = Bench(args)

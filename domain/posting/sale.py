@@ -115,13 +115,14 @@ def oversell_policy(outlet: PostingOutlet, request: SaleRequest) -> str:
 
 POSTED_MESSAGE = "posted"
 
-# The whole sale in one round trip: the request claimed (locked, and still PENDING: one decided
-# meanwhile leaves `claim` empty, and nothing is written), the header (claiming the sale key
-# (company, request_id): a submission of the same request_id that committed meanwhile leaves `sale`
-# empty, and nothing else is written), its lines, tenders, follow-up outbox rows, stock movements and
-# on hand (locked in product-id order, after the sale key: decision.py's lock order), the oversells
-# the outlet allows, and its request recorded POSTED. Arrays carry the rows (one element a row).
-# Every CTE that writes reads `sale`, which reads `claim`, so they run in that order.
+
+def one_line(sql: str) -> str:
+    """The statement with its layout squeezed out: psycopg parses a statement's placeholders once and
+    caches it only up to 4,096 characters (MAX_CACHED_STATEMENT_LENGTH), and WRITE_SALE runs once a
+    sale (tests/unit/test_write_statement.py keeps it under). No literal here holds a run of spaces."""
+    return " ".join(sql.split())
+
+
 # A batch's tallies (domain/batches/tallies.py) move with the sale, in its statement: its request
 # PENDING -> POSTED, and its totals, lines, tenders and outbox rows, as the rows written return them,
 # into this backend's slot, in (tally, key) order. The trigger on sale_requests leaves this one
@@ -129,29 +130,32 @@ POSTED_MESSAGE = "posted"
 # ledger), which spares a trigger, a plpgsql call and four reads of what was just written.
 TALLIED = f"""tallied AS (
         INSERT INTO batch_tallies AS t (batch_id, tally, key, slot, n, amount, tax)
-        SELECT CAST(:batch_id AS integer), d.tally, d.key, pg_backend_pid(), sum(d.n), sum(d.amount), sum(d.tax)
-        FROM (
-            SELECT 'outcome' AS tally, '{Outcome.PENDING}' AS key, -1 AS n, 0 AS amount, 0 AS tax FROM sale
-            UNION ALL SELECT 'outcome', '{Outcome.POSTED}', 1, 0, 0 FROM sale
-            UNION ALL SELECT 'sales', '', 1, sale.total, sale.tax FROM sale
-            UNION ALL SELECT 'outlet', CAST(sale.outlet_id AS text), 1, sale.total, sale.tax FROM sale
-            UNION ALL SELECT 'change', '', 0, sale.change_due, 0 FROM sale
-            UNION ALL SELECT 'tender', tenders.method, 1, tenders.amount, 0 FROM tenders
-            UNION ALL SELECT 'gst_rate', CAST(lines.gst_rate AS text), 1, lines.amount, lines.tax FROM lines
+        SELECT sale.batch_id, d.tally, d.key, pg_backend_pid(), sum(d.n), sum(d.amount), sum(d.tax) FROM sale, (
+            SELECT x.* FROM sale, LATERAL (VALUES ('outcome', '{Outcome.PENDING}', -1, 0, 0),
+                ('outcome', '{Outcome.POSTED}', 1, 0, 0), ('sales', '', 1, total, tax),
+                ('outlet', outlet_id::text, 1, total, tax), ('change', '', 0, change_due, 0)) x
+            UNION ALL SELECT 'tender', method, 1, amount, 0 FROM tenders
+            UNION ALL SELECT 'gst_rate', gst_rate::text, 1, amount, tax FROM lines
             UNION ALL SELECT 'follow_ups', '', 1, 0, 0 FROM outbox
-        ) AS d
-        WHERE CAST(:batch_id AS integer) IS NOT NULL
-        GROUP BY d.tally, d.key
-        HAVING sum(d.n) <> 0 OR sum(d.amount) <> 0 OR sum(d.tax) <> 0
-        ORDER BY d.tally, d.key
+        ) AS d(tally, key, n, amount, tax)
+        WHERE sale.batch_id IS NOT NULL GROUP BY sale.batch_id, d.tally, d.key
+        HAVING sum(d.n) <> 0 OR sum(d.amount) <> 0 OR sum(d.tax) <> 0 ORDER BY d.tally, d.key
         ON CONFLICT (batch_id, tally, key, slot)
         DO UPDATE SET n = t.n + excluded.n, amount = t.amount + excluded.amount, tax = t.tax + excluded.tax
     )"""
 
+# The whole sale in one round trip: the request claimed (locked, and still PENDING: one decided
+# meanwhile leaves `claim` empty, and nothing is written), the header (claiming the sale key
+# (company, request_id): a submission of the same request_id that committed meanwhile leaves `sale`
+# empty, and nothing else is written), its lines, tenders, follow-up outbox rows, stock movements and
+# on hand (locked in product-id order, after the sale key: decision.py's lock order), the oversells
+# the outlet allows, and its request recorded POSTED. Arrays carry the rows (one element a row).
+# Every CTE that writes reads `sale`, which reads `claim`, so they run in that order.
 # The sale number is zero-padded to 8 digits and never cut: lpad() truncates a longer string, so past
 # 99,999,999 it is padded to its own length (an 80-character transaction number holds a 50-character
 # outlet code, a dash and a BIGINT's 19 digits).
-WRITE_SALE = text(f"""
+WRITE_SALE = text(
+    one_line(f"""
     WITH claim AS (
         SELECT id FROM sale_requests WHERE id = :intake_id AND outcome = '{Outcome.PENDING}' FOR UPDATE
     ), sale AS (
@@ -159,12 +163,12 @@ WRITE_SALE = text(f"""
                            outlet_id, channel, occurred_at, cashier_id, customer_id, batch_id, notes,
                            subtotal, tax, rounding_adjustment, total, tendered, change_due)
         SELECT :company_id, :request_id, :fingerprint,
-               CAST(:outlet_code AS text) || '-' || lpad(drawn.n, greatest(8, length(drawn.n)), '0'),
+               CAST(:outlet_code AS text) || '-' || lpad(n, greatest(8, length(n)), '0'),
                :kind, :original_sale_id, :outlet_id, :channel, :occurred_at, :cashier_id, :customer_id,
                :batch_id, :notes, :subtotal, :tax, :rounding_adjustment, :total, :tendered, :change_due
         FROM claim, LATERAL (SELECT CAST(nextval('{sale_number.name}') AS text) AS n) AS drawn
         ON CONFLICT (company_id, request_id) DO NOTHING
-        RETURNING id, outlet_id, total, tax, change_due
+        RETURNING id, outlet_id, batch_id, total, tax, change_due
     ), lines AS (
         INSERT INTO sale_lines (sale_id, line_no, product_id, sku, description, quantity, unit_price, discount,
                                 amount, gst_rate, tax, gst_category)
@@ -183,21 +187,21 @@ WRITE_SALE = text(f"""
         INSERT INTO follow_ups (sale_id, kind) SELECT sale.id, unnest(CAST(:follow_ups AS text[])) FROM sale
         RETURNING kind
     ), {TALLIED}, changes AS (
-        SELECT change.product_id, change.quantity FROM sale, unnest(
-            CAST(:stock_product_ids AS integer[]), CAST(:stock_quantities AS numeric[])) AS change(product_id, quantity)
+        SELECT c.* FROM sale, unnest(
+            CAST(:stock_product_ids AS integer[]), CAST(:stock_quantities AS numeric[])) AS c(product_id, quantity)
     ), {stock_moves("(SELECT id FROM sale)")}, oversold AS (
         INSERT INTO stock_discrepancies (sale_id, outlet_id, product_id, on_hand_after)
-        SELECT sale.id, :outlet_id, levels.product_id, levels.on_hand
-        FROM sale, levels JOIN changes ON changes.product_id = levels.product_id
-        WHERE CAST(:allows_oversell AS boolean) AND levels.on_hand < 0 AND changes.quantity < 0
+        SELECT sale.id, :outlet_id, product_id, on_hand FROM sale, levels JOIN changes USING (product_id)
+        WHERE CAST(:allows_oversell AS boolean) AND on_hand < 0 AND quantity < 0
     ), recorded AS (
-        UPDATE sale_requests AS request
+        UPDATE sale_requests AS r
         SET outcome = '{Outcome.POSTED}', message = '{POSTED_MESSAGE}', processed_at = now(),
-            attempts = request.attempts + 1, sale_id = sale.id, company_id = :company_id
-        FROM sale WHERE request.id = :intake_id
+            attempts = r.attempts + 1, sale_id = sale.id, company_id = :company_id
+        FROM sale WHERE r.id = :intake_id
     )
-    SELECT sale.id AS sale_id, levels.product_id, levels.on_hand FROM sale LEFT JOIN levels ON true
+    SELECT sale.id AS sale_id, product_id, on_hand FROM sale LEFT JOIN levels ON true
 """)
+)
 
 
 def _header(
