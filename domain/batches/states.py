@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.batches.report import store_reconciliation
-from domain.tables import Batch, FollowUp, Sale, SaleRequestRow
+from domain.tables import Batch, FollowUp, Sale, SaleRequestRow, among
 from domain.vocabulary import BatchState, Outcome
 
 
@@ -68,7 +68,7 @@ def advance_all(session: Session, batch_ids: Iterable[int]) -> None:
 
 
 def batches_of_sales(session: Session, sale_ids: list[int]) -> list[int]:
-    query = select(Sale.batch_id).where(Sale.id.in_(sale_ids), Sale.batch_id.is_not(None)).distinct()
+    query = select(Sale.batch_id).where(among(Sale.id, sale_ids), Sale.batch_id.is_not(None)).distinct()
     return sorted(b for b in session.scalars(query) if b is not None)
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, aliased
 
 from domain.posting.money import loyalty_points
 from domain.posting.request import Kind
-from domain.tables import Company, Customer, LoyaltyEntry, Sale
+from domain.tables import Company, Customer, LoyaltyEntry, Sale, among
 
 _Original = aliased(Sale)
 
@@ -84,7 +84,7 @@ def _to_count(session: Session, sale_ids: list[int]) -> list[Any]:
             )
             .join(Company, Company.id == Sale.company_id)
             .outerjoin(_Original, _Original.id == Sale.original_sale_id)
-            .where(Sale.id.in_(sale_ids), member.is_not(None), ~counted)
+            .where(among(Sale.id, sale_ids), member.is_not(None), ~counted)
             .order_by(Sale.id)
         )
     )

@@ -24,7 +24,7 @@ from domain.followups.failures import hold_receipts_without_points
 from domain.followups.loyalty import award_points
 from domain.followups.receipts import store_receipts
 from domain.followups.reorder import check_reorder
-from domain.tables import FollowUp, Sale
+from domain.tables import FollowUp, Sale, among
 from domain.vocabulary import FollowUpKind
 
 
@@ -67,7 +67,7 @@ def run_receipts(session: Session, sale_ids: list[int]) -> int:
 def with_originals(session: Session, sale_ids: list[int]) -> list[int]:
     """These sales and the original sales of the returns among them."""
     originals = session.scalars(
-        select(Sale.original_sale_id).where(Sale.id.in_(sale_ids), Sale.original_sale_id.is_not(None))
+        select(Sale.original_sale_id).where(among(Sale.id, sale_ids), Sale.original_sale_id.is_not(None))
     )
     return sorted({*sale_ids, *originals})
 
@@ -113,7 +113,7 @@ def lock_follow_ups(session: Session, sale_ids: Iterable[int], kinds: Sequence[s
     rows = session.scalars(
         select(FollowUp.sale_id)
         .where(
-            FollowUp.sale_id.in_(sorted(set(sale_ids))),
+            among(FollowUp.sale_id, sorted(set(sale_ids))),
             FollowUp.kind.in_(kinds),
             FollowUp.done_at.is_(None),
             FollowUp.failed_at.is_(None),
@@ -129,6 +129,6 @@ def _claim(session: Session, kind: str, sale_ids: Iterable[int]) -> list[int]:
     claimed = lock_follow_ups(session, sale_ids, (kind,))
     if claimed:
         session.execute(
-            update(FollowUp).where(FollowUp.sale_id.in_(claimed), FollowUp.kind == kind).values(done_at=func.now())
+            update(FollowUp).where(among(FollowUp.sale_id, claimed), FollowUp.kind == kind).values(done_at=func.now())
         )
     return claimed

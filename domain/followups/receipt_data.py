@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from domain.posting.pricing import LineFigures, PricedTender
 from domain.posting.request import Kind
-from domain.tables import Company, Customer, LoyaltyEntry, Outlet, Sale, SaleLine, Tender, User
+from domain.tables import Company, Customer, LoyaltyEntry, Outlet, Sale, SaleLine, Tender, User, among
 from domain.vocabulary import ReceiptKind
 
 # GST (General) Regulations, reg. 13: a simplified tax invoice only for an amount payable, GST
@@ -139,7 +139,7 @@ def _heads(session: Session, sale_ids: list[int]) -> Sequence[Any]:
         .outerjoin(User, User.id == Sale.cashier_id)
         .outerjoin(Customer, Customer.id == Sale.customer_id)
         .outerjoin(LoyaltyEntry, LoyaltyEntry.sale_id == Sale.id)
-        .where(Sale.id.in_(sale_ids))
+        .where(among(Sale.id, sale_ids))
         .order_by(Sale.id)
     ).all()
 
@@ -178,7 +178,7 @@ def _lines(session: Session, sale_ids: list[int]) -> dict[int, list[ReceiptLine]
             SaleLine.gst_rate,
             SaleLine.tax,
         )
-        .where(SaleLine.sale_id.in_(sale_ids))
+        .where(among(SaleLine.sale_id, sale_ids))
         .order_by(SaleLine.sale_id, SaleLine.line_no)
     )
     for sale_id, description, *figures in rows:
@@ -190,7 +190,7 @@ def _tenders(session: Session, sale_ids: list[int]) -> dict[int, list[PricedTend
     found: dict[int, list[PricedTender]] = defaultdict(list)
     rows = session.execute(
         select(Tender.sale_id, Tender.method, Tender.amount, Tender.reference)
-        .where(Tender.sale_id.in_(sale_ids))
+        .where(among(Tender.sale_id, sale_ids))
         .order_by(Tender.sale_id, Tender.id)
     )
     for sale_id, method, amount, reference in rows:

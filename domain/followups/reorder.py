@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from domain.tables import Product, ReorderSuggestion, Sale, SaleLine, StockLevel
+from domain.tables import Product, ReorderSuggestion, Sale, SaleLine, StockLevel, among
 
 
 def check_reorder(session: Session, sale_ids: list[int]) -> None:
@@ -55,7 +55,7 @@ def _locked_levels(session: Session, sale_ids: list[int]) -> list[Any]:
         select(Sale.outlet_id, SaleLine.product_id)
         .join(Sale, Sale.id == SaleLine.sale_id)
         .join(Product, Product.id == SaleLine.product_id)
-        .where(SaleLine.sale_id.in_(sale_ids), Product.track_inventory, Product.reorder_point.is_not(None))
+        .where(among(SaleLine.sale_id, sale_ids), Product.track_inventory, Product.reorder_point.is_not(None))
     )
     return list(
         session.execute(

@@ -16,7 +16,7 @@ Returns are stored signed (negative quantities and amounts), so a plain SUM nets
 | reports | z_reports (issued, immutable), cash_counts |
 """
 
-from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, core_table, defaults_to_now
+from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, among, core_table, defaults_to_now
 from domain.tables.followups import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion
 from domain.tables.intake import Batch, BatchTally, Heartbeat, SaleRequestRow
 from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplier, User
@@ -55,6 +55,7 @@ __all__ = [
     "User",
     "WebDelivery",
     "ZReport",
+    "among",
     "core_table",
     "defaults_to_now",
     "sale_number",
