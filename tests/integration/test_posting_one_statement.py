@@ -4,14 +4,22 @@ short path is taken, that it claims the request before writing (a request decide
 posted twice), and that what it leaves to the long path ends the same as it always did.
 """
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, select, text, update
+from sqlalchemy.exc import OperationalError
 
+from domain.batches.entries import Entry
+from domain.checks import check_ledger
+from domain.posting import decision
 from domain.posting.catalogue import Catalogue
 from domain.posting.decision import decide_ahead, read_ahead
 from domain.tables import Sale, SaleRequestRow, StockDiscrepancy
+from services import posting
+from services.batches import stage_batch
 from services.posting import post_chunk
 from tests.shop import make_shop, on_hand, receive_one, sale, stock_drift
 
@@ -119,3 +127,80 @@ def test_what_is_not_a_plain_sale_is_decided_as_before(sessions, shop):
         book = shop.product_ids["BOOK"]
         assert s.execute(select(StockDiscrepancy.product_id, StockDiscrepancy.on_hand_after)).all() == [(book, D(-50))]
         assert on_hand(s, shop.outlet_ids["WEB"], shop.product_ids["MUG"]) == D(100)  # nothing of the refused order
+
+
+def stage(sessions, payloads):
+    entries = [Entry(n, payload) for n, payload in enumerate(payloads, 1)]
+    batch_id = stage_batch(sessions, "day.jsonl", f"day-{len(payloads)}", lambda: entries).batch_id
+    with sessions() as s:
+        ids = list(s.scalars(select(SaleRequestRow.id).where(SaleRequestRow.batch_id == batch_id)))
+    return batch_id, ids
+
+
+def test_a_chunk_delivered_to_four_workers_at_once_posts_and_tallies_each_sale_once(sessions, shop):
+    # Given a batch's chunk of 60 plain sales, all selling the same two products
+    payloads = [sale(f"r{n}", [("TEA", "1"), ("MUG", "1")], [("CARD", "17.40")]) for n in range(60)]
+    batch_id, ids = stage(sessions, payloads)
+    # When the broker delivers its message to four workers at the same moment
+    start = threading.Barrier(4)
+
+    def worker(_):
+        start.wait()
+        return post_chunk(sessions, ids)
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        runs = list(pool.map(worker, range(4)))
+    # Then every sale is posted once, announced as new by exactly one of them, and stock moved once
+    new_sales = [sale_id for run in runs for sale_id in run.new_sales]
+    assert len(new_sales) == len(set(new_sales)) == 60
+    assert all(run.counts == {"POSTED": 60} for run in runs)
+    with sessions.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Sale)) == 60
+        assert on_hand(s, shop.outlet_ids["ORCH"], shop.product_ids["TEA"]) == D(40)
+    # And the batch's tallies count each sale once (check compares them with the rows)
+    with sessions() as s:
+        assert [v for v in check_ledger(s) if v.check == "batch_tally"] == []
+        tallied = s.execute(
+            select(func.sum(text("n")))
+            .select_from(text("batch_tallies"))
+            .where(text("batch_id = :b AND tally = 'outcome' AND key = 'POSTED'")),
+            {"b": batch_id},
+        ).scalar()
+    assert tallied == 60
+
+
+def test_a_sale_the_short_way_cannot_write_is_decided_the_long_way(sessions, shop, monkeypatch):
+    ids = receive_all(sessions, [sale(f"r{n}", [("TEA", "1")], [("CASH", "4.50")]) for n in range(5)])
+    real = decision.decide_ahead
+
+    # Given the one-statement write failing for the second request with something unforeseen
+    def failing(conn, row, catalogue):
+        if row.id == ids[1]:
+            raise ValueError("something unforeseen")
+        return real(conn, row, catalogue)
+
+    monkeypatch.setattr(posting, "decide_ahead", failing)
+    posted = post_chunk(sessions, ids)
+    # Then that request is decided in a transaction of its own (and posts), the rest the short way
+    assert posted.counts == {"POSTED": 5}
+    assert len(set(posted.new_sales)) == 5
+
+
+def test_after_a_passing_fault_the_rest_of_the_chunk_is_decided_the_long_way(sessions, shop, monkeypatch):
+    ids = receive_all(sessions, [sale(f"r{n}", [("TEA", "1")], [("CASH", "4.50")]) for n in range(6)])
+    real = decision.decide_ahead
+
+    # Given the connection lost while writing the third sale (a transient fault: the server went away)
+    def losing(conn, row, catalogue):
+        if row.id == ids[2]:
+            raise OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+        return real(conn, row, catalogue)
+
+    monkeypatch.setattr(posting, "decide_ahead", losing)
+    posted = post_chunk(sessions, ids)
+    # Then the two before it stand, and the third and the rest are decided one transaction each
+    assert posted.interrupted is None
+    assert posted.counts == {"POSTED": 6}
+    with sessions.begin() as s:
+        assert s.scalar(select(func.count()).select_from(Sale)) == 6
+        assert on_hand(s, shop.outlet_ids["ORCH"], shop.product_ids["TEA"]) == D(94)
