@@ -105,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.flush()  # a reader that went away shows here, not in the interpreter's last flush
     except BrokenPipeError:
         return _reader_went_away()
+    except KeyboardInterrupt:  # Ctrl-C seen only after the command handled one, or while flushing
+        return 130
     return status
 
 
