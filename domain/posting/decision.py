@@ -37,7 +37,7 @@ from domain.posting.sale import (
     oversell_policy,
     write_sale,
 )
-from domain.tables import Company, Customer, Outlet, Sale, SaleRequestRow, User
+from domain.tables import Company, Customer, Outlet, Sale, SaleRequestRow, User, among
 from domain.vocabulary import Outcome
 
 
@@ -95,7 +95,7 @@ def decide_ahead(conn: Connection, row: Row[Any], catalogue: Catalogue) -> Decis
 
 def read_ahead(conn: Connection, intake_ids: list[int]) -> dict[int, Row[Any]]:
     """The chunk's requests with what posting them needs, by intake id, locking nothing."""
-    query = _INTAKE_AND_NAMES.add_columns(SaleRequestRow.id).where(SaleRequestRow.id.in_(intake_ids))
+    query = _INTAKE_AND_NAMES.add_columns(SaleRequestRow.id).where(among(SaleRequestRow.id, intake_ids))
     return {row.id: row for row in conn.execute(query)}
 
 
