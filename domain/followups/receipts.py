@@ -36,18 +36,18 @@ WIDTH = 42
 
 def store_receipts(session: Session, sale_ids: list[int]) -> None:
     """Render and store the receipts of these sales; a receipt already stored is kept as it is."""
-    columns: dict[str, list[object]] = {"sale_ids": [], "numbers": [], "kinds": [], "texts": [], "htmls": []}
-    for r in load_receipts(session, sale_ids):
-        for name, value in zip(
-            columns, (r.sale_id, r.transaction_number, receipt_kind(r), render_text(r), render_html(r)), strict=True
-        ):
-            columns[name].append(value)
-    if columns["sale_ids"]:
-        session.execute(_STORE, columns)
+    receipts = [
+        (r.sale_id, r.transaction_number, receipt_kind(r), render_text(r), render_html(r))
+        for r in load_receipts(session, sale_ids)
+    ]
+    if receipts:
+        columns = [list(column) for column in zip(*receipts, strict=True)]  # rows turned into an array a column
+        session.execute(_STORE, dict(zip(_STORE_COLUMNS, columns, strict=True)))
 
 
-# One statement whatever the number of receipts (arrays carry the rows), so it is compiled and
-# prepared once; a receipt already stored is kept.
+# One statement whatever the number of receipts (arrays carry the rows, a column each), so it is
+# compiled and prepared once; a receipt already stored is kept.
+_STORE_COLUMNS = ("sale_ids", "numbers", "kinds", "texts", "htmls")
 _STORE = text("""
     INSERT INTO receipts (sale_id, transaction_number, kind, text, html)
     SELECT * FROM unnest(CAST(:sale_ids AS bigint[]), CAST(:numbers AS text[]), CAST(:kinds AS text[]),
