@@ -20,7 +20,6 @@ import asyncio
 import json
 import os
 import random
-import signal
 import subprocess
 import sys
 import time
@@ -41,7 +40,7 @@ from benchmarks.databases import database  # noqa: E402
 from frontends.demo_data import catalogue  # noqa: E402
 from frontends.intake.auth import signature_of  # noqa: E402
 from runtime import embedded, settings  # noqa: E402
-from tests.workers import free_port  # noqa: E402
+from tests.workers import free_port, stop_group  # noqa: E402
 
 SECRET = f"bench-{uuid.uuid4().hex}"
 
@@ -165,15 +164,6 @@ def start_intake(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[
     raise RuntimeError(f"the intake did not answer within 60 s (see {log})")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=100.0, help="orders offered per second")
@@ -214,8 +204,8 @@ def main() -> None:
         accepted = [r for r in results if r["status"] == 202 and r.get("request_id")]
         outcomes = posted_times(db_url, [r["request_id"] for r in accepted], args.settle)
     finally:
-        stop(intake)
-        stop(worker)
+        stop_group(intake, 30)
+        stop_group(worker, 30)
 
     span = max(r["answered"] for r in results) - min(r["due"] for r in results)
     errors = Counter(str(r["status"] or r.get("error")) for r in results if r["status"] != 202)

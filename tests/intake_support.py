@@ -3,9 +3,6 @@ webhook secrets, and signed deliveries as Shopify and WooCommerce send them."""
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,7 +14,7 @@ from sqlalchemy import func, select
 from domain.tables import SaleRequestRow, WebDelivery
 from frontends.intake.auth import signature_of
 from tests.batch_support import start_tillpost
-from tests.workers import free_port, wait_until
+from tests.workers import free_port, stop_group, wait_until
 
 KEY, ACME_KEY, BETA_KEY = "install-key-1", "acme-key-2", "beta-key-3"
 SHOPIFY_SECRET, WOO_SECRET = "shpss_test_secret", "wc_test_secret"
@@ -44,12 +41,7 @@ def running_intake(env: dict[str, str], log: Path, ready: str = "/healthz") -> I
         yield client
     finally:
         client.close()
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+        stop_group(server)
 
 
 def answers(client: httpx.Client, path: str = "/healthz") -> bool:

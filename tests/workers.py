@@ -98,17 +98,25 @@ class Worker:
         self.process.wait()
 
     def stop(self, timeout: float = 20) -> None:
-        self._signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
-            self.process.wait()
-        self._signal(signal.SIGKILL)
+        stop_group(self.process, timeout)
+        self._signal(signal.SIGKILL)  # a pool process that outlived its main process
 
     def _signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, sig)
+
+
+def stop_group(process: subprocess.Popen[bytes], timeout: float = 20) -> None:
+    """SIGTERM a process started in a session of its own (its whole group), then SIGKILL it if it
+    has not ended within `timeout` seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
 
 def wait_until(condition, timeout: float = 60, interval: float = 0.2, what: str = "condition"):  # type: ignore[no-untyped-def]
