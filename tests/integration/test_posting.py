@@ -32,19 +32,13 @@ from tests.shop import (
     receive_one,
     row_counts,
     sale,
-    stock_drift,
     stock_levels,
 )
 
 D = Decimal
 
 
-@pytest.fixture(autouse=True)
-def on_hand_equals_the_sum_of_movements(sessions):
-    """After every test: for each (outlet, product), on hand is the sum of its stock movements."""
-    yield
-    with sessions.begin() as s:
-        assert stock_drift(s) == {}
+pytestmark = pytest.mark.usefixtures("on_hand_equals_the_sum_of_movements")  # tests/integration/conftest.py
 
 
 @pytest.fixture

@@ -21,16 +21,12 @@ from domain.tables import Sale, SaleRequestRow, StockDiscrepancy
 from services import posting
 from services.batches import stage_batch
 from services.posting import post_chunk
-from tests.shop import make_shop, on_hand, receive_one, sale, stock_drift
+from tests.shop import make_shop, on_hand, receive_one, sale
 
 D = Decimal
 
 
-@pytest.fixture(autouse=True)
-def on_hand_equals_the_sum_of_movements(sessions):
-    yield
-    with sessions.begin() as s:
-        assert stock_drift(s) == {}
+pytestmark = pytest.mark.usefixtures("on_hand_equals_the_sum_of_movements")  # tests/integration/conftest.py
 
 
 @pytest.fixture
