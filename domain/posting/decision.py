@@ -61,7 +61,7 @@ def decide(session: Session, intake_id: int, catalogue: Catalogue | None = None)
     if row is None:
         raise NotFound("sale request", str(intake_id))
     if row.outcome != Outcome.PENDING:
-        return Decision(intake_id, row.outcome, row.sale_id, batch_id=row.batch_id)
+        return _decided(intake_id, row)
     try:
         return _post(conn, intake_id, row, catalogue or Catalogue())
     except OriginalStillPending:
@@ -80,7 +80,7 @@ def decide_ahead(conn: Connection, row: Row[Any], catalogue: Catalogue) -> Decis
     posted meanwhile): it is decided in a transaction of its own (`decide`), which records it.
     The statement claims the request (locked and still PENDING) before writing anything."""
     if row.outcome != Outcome.PENDING:
-        return Decision(row.id, row.outcome, row.sale_id, batch_id=row.batch_id)
+        return _decided(row.id, row)
     if row.outlet_id is None or row.existing_sale_id is not None:
         return None
     try:
@@ -170,9 +170,14 @@ def record_rejection(session: Session, intake_id: int, rejection: Rejected) -> D
     conn = session.connection()
     row = conn.execute(_INTAKE_WITH_OUTLET, {"intake_id": intake_id}).one()
     if row.outcome != Outcome.PENDING:
-        return Decision(intake_id, row.outcome, row.sale_id, batch_id=row.batch_id)
+        return _decided(intake_id, row)
     _record(conn, intake_id, Outcome.REJECTED, **_rejection_values(rejection, row.line_no))
     return Decision(intake_id, Outcome.REJECTED, batch_id=row.batch_id)
+
+
+def _decided(intake_id: int, row: Row[Any]) -> Decision:
+    """The outcome already recorded for this request (by an earlier attempt, or another worker)."""
+    return Decision(intake_id, row.outcome, row.sale_id, batch_id=row.batch_id)
 
 
 def internal_error(error: BaseException) -> InternalError:
