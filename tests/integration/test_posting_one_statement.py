@@ -17,7 +17,7 @@ from domain.checks import check_ledger
 from domain.posting import decision
 from domain.posting.catalogue import Catalogue
 from domain.posting.decision import decide_ahead, read_ahead
-from domain.tables import Sale, SaleRequestRow, StockDiscrepancy
+from domain.tables import Sale, SaleLine, SaleRequestRow, StockDiscrepancy, Tender
 from services import posting
 from services.batches import stage_batch
 from services.posting import post_chunk
@@ -200,3 +200,23 @@ def test_after_a_passing_fault_the_rest_of_the_chunk_is_decided_the_long_way(ses
     with sessions.begin() as s:
         assert s.scalar(select(func.count()).select_from(Sale)) == 6
         assert on_hand(s, shop.outlet_ids["ORCH"], shop.product_ids["TEA"]) == D(94)
+
+
+def test_text_and_amounts_reach_the_ledger_exactly_through_the_json_parameters(sessions):
+    # Given names and a tender reference a hostile web client or a careless till might send
+    # (quotes, backslashes, JSON-looking text, a line separator, non-Latin letters), and amounts at
+    # the precision of their columns
+    odd = 'He said "1, 2" \\ {"x": [1]} \u2028 雪 ☃'
+    with sessions.begin() as s:
+        make_shop(s, products={"ODD": {"price": Decimal("1.2345"), "name": odd}}, stock={"ODD": 10})
+    payloads = [sale(f"r{n}", [("ODD", "0.125", "1.2345")], [("CARD", "0.15")], notes=odd) for n in range(2)]
+    for payload in payloads:
+        payload["tenders"][0]["reference"] = odd
+    posted = post_chunk(sessions, receive_all(sessions, payloads))
+    # Then both post the short way, each text is stored as sent and each amount as priced
+    assert posted.counts == {"POSTED": 2}
+    with sessions.begin() as s:
+        lines = s.execute(select(SaleLine.description, SaleLine.quantity, SaleLine.unit_price, SaleLine.amount)).all()
+        tenders = s.execute(select(Tender.reference, Tender.amount)).all()
+    assert lines == [(odd, D("0.125"), D("1.2345"), D("0.15"))] * 2
+    assert tenders == [(odd, D("0.15"))] * 2
