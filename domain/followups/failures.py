@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, case, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from domain.errors import ERROR_CHARS, NotFound
-from domain.tables import Batch, FollowUp, Sale
+from domain.tables import Batch, FollowUp, Sale, among
 from domain.vocabulary import BatchState, FollowUpKind
 
 LOYALTY_FAILED = "LoyaltyFailed: the receipt shows the points its sale earned, and that sale's LOYALTY follow-up failed"
@@ -48,7 +48,7 @@ def hold_receipts_without_points(session: Session, sale_ids: Iterable[int]) -> l
     """A receipt is never issued without the points its sale earned: where the sale's loyalty
     failed for good, its open receipt is failed with it (retried together). Returns those sales."""
     loyalty_failed = select(FollowUp.sale_id).where(
-        FollowUp.sale_id.in_(sorted(set(sale_ids))),
+        among(FollowUp.sale_id, sorted(set(sale_ids))),
         FollowUp.kind == FollowUpKind.LOYALTY,
         FollowUp.failed_at.is_not(None),
     )

@@ -39,7 +39,10 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
         return
     customer_ids = sorted({s.customer_id for s in sales})
     session.execute(
-        select(Customer.id).where(Customer.id.in_(customer_ids)).order_by(Customer.id).with_for_update(key_share=True)
+        select(Customer.id)
+        .where(among(Customer.id, customer_ids))
+        .order_by(Customer.id)
+        .with_for_update(key_share=True)
     )
     originals = {s.original_sale_id for s in sales if s.original_sale_id is not None}
     left = _left_to_take_back(session, originals)
@@ -64,7 +67,7 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
         .where(LoyaltyEntry.customer_id == Customer.id)
         .scalar_subquery()
     )
-    session.execute(update(Customer).where(Customer.id.in_(customer_ids)).values(points=ledger))
+    session.execute(update(Customer).where(among(Customer.id, customer_ids)).values(points=ledger))
 
 
 def _to_count(session: Session, sale_ids: list[int]) -> list[Any]:
@@ -98,11 +101,11 @@ class _Remainders:
         self._returns: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
         if not original_ids:
             return
-        for sale_id, total in session.execute(select(Sale.id, Sale.total).where(Sale.id.in_(original_ids))):
+        for sale_id, total in session.execute(select(Sale.id, Sale.total).where(among(Sale.id, original_ids))):
             self._totals[sale_id] = total
         returns = session.execute(
             select(Sale.original_sale_id, Sale.id, Sale.total)
-            .where(Sale.original_sale_id.in_(original_ids))
+            .where(among(Sale.original_sale_id, original_ids))
             .order_by(Sale.id)
         )
         for original_id, return_id, total in returns:
@@ -120,7 +123,7 @@ def _balances(session: Session, customer_ids: list[int]) -> dict[int, int]:
     """Each customer's balance as its ledger holds it now."""
     rows = session.execute(
         select(LoyaltyEntry.customer_id, func.sum(LoyaltyEntry.points))
-        .where(LoyaltyEntry.customer_id.in_(customer_ids))
+        .where(among(LoyaltyEntry.customer_id, customer_ids))
         .group_by(LoyaltyEntry.customer_id)
     )
     balance: dict[int, int] = defaultdict(int)
@@ -154,7 +157,7 @@ def _left_to_take_back(session: Session, original_ids: set[int]) -> dict[int, in
         )
         .join(Company, Company.id == _Original.company_id)
         .outerjoin(LoyaltyEntry, LoyaltyEntry.sale_id == _Original.id)
-        .where(_Original.id.in_(original_ids))
+        .where(among(_Original.id, original_ids))
     )
     left: dict[int, int] = {}
     for sale_id, total, customer_id, rate, earned, taken_back in rows:

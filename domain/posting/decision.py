@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, cast, func, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, cast, func, literal_column, select, true, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
@@ -95,8 +95,11 @@ def decide_ahead(conn: Connection, row: Row[Any], catalogue: Catalogue) -> Decis
 
 def read_ahead(conn: Connection, intake_ids: list[int]) -> dict[int, Row[Any]]:
     """The chunk's requests with what posting them needs, by intake id, locking nothing."""
-    query = _INTAKE_AND_NAMES.add_columns(SaleRequestRow.id).where(among(SaleRequestRow.id, intake_ids))
-    return {row.id: row for row in conn.execute(query)}
+    return {row.id: row for row in conn.execute(read_ahead_query(intake_ids))}
+
+
+def read_ahead_query(intake_ids: list[int]) -> Select[Any]:
+    return _INTAKE_AND_NAMES.add_columns(SaleRequestRow.id).where(among(SaleRequestRow.id, intake_ids))
 
 
 def _post(conn: Connection, intake_id: int, row: Row[Any], catalogue: Catalogue) -> Decision:
@@ -127,6 +130,33 @@ def _write(
     return Decision(intake_id, Outcome.POSTED, sale_id, newly_posted=True, batch_id=row.batch_id)
 
 
+def _one(*columns: Any, where: Any, name: str) -> Any:
+    """A lookup by a unique key, joined LATERAL: LIMIT 1 keeps it a subquery planned on its own, so
+    it is always an index lookup by the whole key. As a plain join, a generic plan made while the
+    ledger was small (stale statistics) matched sales by company alone and filtered the rest: every
+    sale of the company read for each request of the chunk."""
+    return select(*columns).where(where).limit(literal_column("1")).lateral(name)
+
+
+_OUTLET = _one(Outlet.id, Outlet.company_id, where=Outlet.code == SaleRequestRow.payload["outlet"].astext, name="o")
+_CASHIER = _one(
+    User.id,
+    where=(User.company_id == _OUTLET.c.company_id) & (User.username == SaleRequestRow.payload["cashier"].astext),
+    name="u",
+)
+_CUSTOMER = _one(
+    Customer.id,
+    where=(Customer.company_id == _OUTLET.c.company_id) & (Customer.code == SaleRequestRow.payload["customer"].astext),
+    name="c",
+)
+# A sale already posted under this request_id (a sale posted after this statement began is caught
+# by the sale key's ON CONFLICT in domain/posting/sale.py instead).
+_EXISTING = _one(
+    Sale.id,
+    Sale.fingerprint,
+    where=(Sale.company_id == _OUTLET.c.company_id) & (Sale.request_id == SaleRequestRow.request_id),
+    name="s",
+)
 _INTAKE_AND_NAMES = (
     select(
         SaleRequestRow.payload,
@@ -134,30 +164,23 @@ _INTAKE_AND_NAMES = (
         SaleRequestRow.sale_id,
         SaleRequestRow.line_no,
         SaleRequestRow.batch_id,
-        Outlet.id.label("outlet_id"),
-        Outlet.company_id,
+        _OUTLET.c.id.label("outlet_id"),
+        _OUTLET.c.company_id,
         Company.prices_include_gst,
         Company.currency,
         Company.oversell_pos,
         Company.oversell_web,
-        Sale.id.label("existing_sale_id"),
-        Sale.fingerprint.label("existing_fingerprint"),
-        User.id.label("cashier_id"),
-        Customer.id.label("customer_id"),
+        _EXISTING.c.id.label("existing_sale_id"),
+        _EXISTING.c.fingerprint.label("existing_fingerprint"),
+        _CASHIER.c.id.label("cashier_id"),
+        _CUSTOMER.c.id.label("customer_id"),
     )
     .select_from(SaleRequestRow)
-    .outerjoin(Outlet, Outlet.code == SaleRequestRow.payload["outlet"].astext)
-    .outerjoin(Company, Company.id == Outlet.company_id)
-    .outerjoin(
-        User, (User.company_id == Outlet.company_id) & (User.username == SaleRequestRow.payload["cashier"].astext)
-    )
-    .outerjoin(
-        Customer,
-        (Customer.company_id == Outlet.company_id) & (Customer.code == SaleRequestRow.payload["customer"].astext),
-    )
-    # A sale already posted under this request_id (a sale posted after this statement began is
-    # caught by the sale key's ON CONFLICT in domain/posting/sale.py instead).
-    .outerjoin(Sale, (Sale.company_id == Outlet.company_id) & (Sale.request_id == SaleRequestRow.request_id))
+    .outerjoin(_OUTLET, true())
+    .outerjoin(Company, Company.id == _OUTLET.c.company_id)
+    .outerjoin(_CASHIER, true())
+    .outerjoin(_CUSTOMER, true())
+    .outerjoin(_EXISTING, true())
 )
 _INTAKE_WITH_OUTLET = _INTAKE_AND_NAMES.where(SaleRequestRow.id == bindparam("intake_id")).with_for_update(
     of=SaleRequestRow

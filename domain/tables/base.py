@@ -40,7 +40,9 @@ def defaults_to_now() -> Mapped[datetime]:
     return mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
-def among(column: ColumnElement[int] | InstrumentedAttribute[int], ids: Iterable[int]) -> ColumnElement[bool]:
+def among(
+    column: ColumnElement[int | None] | InstrumentedAttribute[int | None], ids: Iterable[int]
+) -> ColumnElement[bool]:
     """`column = ANY(:ids)`: a set of ids as one array parameter. `column.in_(ids)` renders a
     parameter per id, so each set size is a new statement to compile, and over 50 parameters psycopg
     parses it again on every call; the follow-ups run on sets of 200 sales."""
