@@ -75,6 +75,23 @@ def service_behind(exc: BaseException) -> str | None:
     return None
 
 
+# What PostgreSQL says of a table, or a column, the statement names and the database lacks.
+UNDEFINED = {"42P01": "table", "42703": "column"}
+
+
+def schema_missing(exc: BaseException) -> str | None:
+    """What `exc` (or its cause) says the database lacks, such as 'table "batches"'; None when it
+    says nothing of the kind."""
+    import psycopg
+
+    for error in _chain(exc):
+        if isinstance(error, psycopg.errors.ProgrammingError) and error.sqlstate in UNDEFINED:
+            message = error.diag.message_primary or ""
+            named = message.split('"')[1] if message.count('"') >= 2 else "tillpost schema"
+            return f'{UNDEFINED[error.sqlstate]} "{named}"'
+    return None
+
+
 def _chain(exc: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = exc

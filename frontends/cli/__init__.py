@@ -138,9 +138,12 @@ def _exit_status(exc: Exception) -> int | None:
     if isinstance(exc, IsADirectoryError | PermissionError):
         return _fail(2, f"{exc.filename}: {exc.strerror}")
     service = outages.service_behind(exc)  # a service lost after the command's first contact
-    if service is None:
-        return None
-    return _fail(3, outages.ServiceUnavailable.of(service, settings.load(), exc))
+    if service is not None:
+        return _fail(3, outages.ServiceUnavailable.of(service, settings.load(), exc))
+    missing = outages.schema_missing(exc)  # a database nobody has migrated (or migrated to an older version)
+    if missing is not None:
+        return _fail(3, f"the database has no {missing}: it is not migrated; run `tillpost db upgrade`")
+    return None
 
 
 def _reader_went_away() -> int:

@@ -10,12 +10,15 @@ import shutil
 import signal
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, select
+from sqlalchemy import make_url, select, text
 
+from domain.db import make_engine
 from domain.tables import FollowUp, Sale, SaleRequestRow
 from tests.batch_support import start_tillpost, tillpost, write_jsonl
 from tests.shop import make_shop, sale
@@ -70,6 +73,50 @@ def test_an_unreachable_database_is_named_without_its_password_and_exits_3(pipel
     # Then one line names PostgreSQL, where it was looked for, and what to do; exit 3
     _one_line_naming(result, "PostgreSQL", f"127.0.0.1:{port}", "TILLPOST_DATABASE_URL")
     assert result.returncode == 3
+
+
+@pytest.fixture
+def unmigrated_url(database_url: str) -> Iterator[str]:
+    """An empty database on the test server: nobody ran `tillpost db upgrade` on it."""
+    name = f"tillpost_unmigrated_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(database_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(database_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("sale", "show", "S-1"),
+        ("customer", "show", "C001"),
+        ("batch", "show", "1"),
+        ("batch", "list"),
+        ("check",),
+        ("submit", "{file}"),
+        ("post", "{file}"),
+    ],
+    ids=lambda c: "-".join(c[:2]),
+)
+def test_a_database_nobody_migrated_is_said_to_need_db_upgrade_and_exits_3(
+    pipeline_env, unmigrated_url, request_file, command
+):
+    # Given a reachable database without the ledger's tables
+    env = dict(pipeline_env, TILLPOST_DATABASE_URL=unmigrated_url)
+
+    # When any command runs, it says what is missing and what to do, in one line; exit 3
+    result = tillpost(env, *(part.format(file=request_file) for part in command))
+    _one_line_naming(result, "not migrated", "tillpost db upgrade")
+    assert result.returncode == 3
+
+    # And once migrated, the same command gets past it
+    assert tillpost(env, "db", "upgrade").returncode == 0
+    assert "not migrated" not in tillpost(env, *(part.format(file=request_file) for part in command)).stderr
 
 
 def test_a_request_recorded_while_the_broker_is_down_is_said_to_be_safe(sessions, pipeline_env, request_file):
