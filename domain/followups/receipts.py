@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from domain.db import dumps
 from domain.errors import NotFound
 from domain.followups.receipt_data import (
     SIMPLIFIED_CURRENCY,
@@ -36,22 +37,30 @@ WIDTH = 42
 
 def store_receipts(session: Session, sale_ids: list[int]) -> None:
     """Render and store the receipts of these sales; a receipt already stored is kept as it is."""
-    receipts = [
-        (r.sale_id, r.transaction_number, receipt_kind(r), render_text(r), render_html(r))
-        for r in load_receipts(session, sale_ids)
-    ]
+    receipts = []
+    for r in load_receipts(session, sale_ids):
+        kind, content = receipt_kind(r), blocks(r)  # both renderings from one list of blocks
+        receipts.append(
+            {
+                "sale_id": r.sale_id,
+                "transaction_number": r.transaction_number,
+                "kind": kind,
+                "text": render_text(content),
+                "html": render_html(content, f"{TITLES[kind]} {r.transaction_number}"),
+            }
+        )
     if receipts:
-        columns = [list(column) for column in zip(*receipts, strict=True)]  # rows turned into an array a column
-        session.execute(_STORE, dict(zip(_STORE_COLUMNS, columns, strict=True)))
+        session.execute(_STORE, {"receipts": dumps(receipts)})
 
 
-# One statement whatever the number of receipts (arrays carry the rows, a column each), so it is
-# compiled and prepared once; a receipt already stored is kept.
-_STORE_COLUMNS = ("sale_ids", "numbers", "kinds", "texts", "htmls")
+# One statement whatever the number of receipts, so it is compiled and prepared once; a receipt
+# already stored is kept. The rows go as one JSON parameter: psycopg quotes each element of a text
+# array with a regular expression, which costs more than the receipt's rendering for HTML full of quotes.
 _STORE = text("""
     INSERT INTO receipts (sale_id, transaction_number, kind, text, html)
-    SELECT * FROM unnest(CAST(:sale_ids AS bigint[]), CAST(:numbers AS text[]), CAST(:kinds AS text[]),
-                         CAST(:texts AS text[]), CAST(:htmls AS text[]))
+    SELECT sale_id, transaction_number, kind, text, html
+    FROM json_to_recordset(CAST(:receipts AS json))
+        AS r(sale_id bigint, transaction_number text, kind text, text text, html text)
     ON CONFLICT DO NOTHING
 """)
 
@@ -83,9 +92,9 @@ class Row:
 Block = tuple[str, list[Row]]
 
 
-def render_text(receipt: ReceiptData) -> str:
+def render_text(content: list[Block]) -> str:
     out: list[str] = []
-    for kind, rows in blocks(receipt):
+    for kind, rows in content:
         if out:
             out.append("")
         for row in rows:
@@ -99,8 +108,7 @@ def render_text(receipt: ReceiptData) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_html(receipt: ReceiptData) -> str:
-    title = f"{TITLES[receipt_kind(receipt)]} {receipt.transaction_number}"
+def render_html(content: list[Block], title: str) -> str:
     out = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
@@ -109,7 +117,7 @@ def render_html(receipt: ReceiptData) -> str:
         "</style>",
         '</head><body><article class="receipt">',
     ]
-    for kind, rows in blocks(receipt):
+    for kind, rows in content:
         if kind == "title":
             out.append(f"<h1>{escape(rows[0].label)}</h1>")
         elif any(row.amount for row in rows):
