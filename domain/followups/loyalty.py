@@ -17,10 +17,10 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, exists, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import case, exists, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
+from domain.db import dumps
 from domain.posting.money import loyalty_points
 from domain.posting.request import Kind
 from domain.tables import Company, Customer, LoyaltyEntry, Sale, among
@@ -61,13 +61,23 @@ def award_points(session: Session, sale_ids: list[int]) -> None:
             points = -min(loyalty_points(-s.total, s.dollars_per_point), max(balance[s.customer_id], 0))
         balance[s.customer_id] += points
         entries.append({"customer_id": s.customer_id, "sale_id": s.id, "points": points})
-    session.execute(pg_insert(LoyaltyEntry).values(entries).on_conflict_do_nothing(index_elements=["sale_id"]))
+    session.execute(_ENTRIES, {"entries": dumps(entries)})
     ledger = (
         select(func.coalesce(func.sum(LoyaltyEntry.points), 0))
         .where(LoyaltyEntry.customer_id == Customer.id)
         .scalar_subquery()
     )
     session.execute(update(Customer).where(among(Customer.id, customer_ids)).values(points=ledger))
+
+
+# One statement whatever the number of entries (the rows as one JSON parameter), so it is compiled,
+# parsed and prepared once, not once per set size; an entry already written is kept.
+_ENTRIES = text("""
+    INSERT INTO loyalty_entries (customer_id, sale_id, points)
+    SELECT customer_id, sale_id, points FROM json_to_recordset(CAST(:entries AS json))
+        AS e(customer_id integer, sale_id bigint, points bigint)
+    ON CONFLICT (sale_id) DO NOTHING
+""")
 
 
 def _to_count(session: Session, sale_ids: list[int]) -> list[Any]:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, text, tuple_, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import select, text, tuple_
 from sqlalchemy.orm import Session
 
-from domain.tables import Product, ReorderSuggestion, Sale, SaleLine, StockLevel, among
+from domain.db import dumps
+from domain.tables import Product, Sale, SaleLine, StockLevel, among
 
 
 def check_reorder(session: Session, sale_ids: list[int]) -> None:
@@ -34,18 +34,13 @@ def check_reorder(session: Session, sale_ids: list[int]) -> None:
         for level in levels
         if level.on_hand <= level.reorder_point
     ]
-    recovered = [(level.outlet_id, level.product_id) for level in levels if level.on_hand > level.reorder_point]
+    recovered = [
+        {"outlet_id": lv.outlet_id, "product_id": lv.product_id} for lv in levels if lv.on_hand > lv.reorder_point
+    ]
     if low:
-        _keep_open(session, low)
+        session.execute(_KEEP_OPEN, {"rows": dumps(low)})
     if recovered:
-        session.execute(
-            update(ReorderSuggestion)
-            .where(
-                ReorderSuggestion.status == "OPEN",
-                tuple_(ReorderSuggestion.outlet_id, ReorderSuggestion.product_id).in_(recovered),
-            )
-            .values(status="CLOSED", updated_at=func.now())
-        )
+        session.execute(_CLOSE, {"pairs": dumps(recovered)})
 
 
 def _locked_levels(session: Session, sale_ids: list[int]) -> list[Any]:
@@ -82,19 +77,24 @@ def suggested_quantity(on_hand: Decimal, reorder_point: Decimal, reorder_target:
     return wanted if wanted > 0 else reorder_point - on_hand + 1
 
 
-def _keep_open(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert the open suggestion, or refresh the one already open (the partial unique index
-    uq_reorder_open allows one per outlet and product). Rows arrive in product id order."""
-    upsert = pg_insert(ReorderSuggestion).values(rows)
-    session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=[ReorderSuggestion.outlet_id, ReorderSuggestion.product_id],
-            index_where=text("status = 'OPEN'"),
-            set_={
-                "on_hand": upsert.excluded.on_hand,
-                "reorder_point": upsert.excluded.reorder_point,
-                "suggested_quantity": upsert.excluded.suggested_quantity,
-                "updated_at": func.now(),
-            },
-        )
+# The suggestions' two statements take their rows as one JSON parameter: one statement whatever the
+# number of rows, compiled, parsed and prepared once (a row a parameter set, they were new each time).
+# Keeping one open: insert it, or refresh the one already open (the partial unique index
+# uq_reorder_open allows one per outlet and product). Rows arrive in product id order.
+_KEEP_OPEN = text("""
+    INSERT INTO reorder_suggestions AS open (outlet_id, product_id, supplier_id, on_hand, reorder_point,
+                                             suggested_quantity)
+    SELECT outlet_id, product_id, supplier_id, on_hand, reorder_point, suggested_quantity
+    FROM json_to_recordset(CAST(:rows AS json)) AS r(outlet_id integer, product_id integer, supplier_id integer,
+                                                    on_hand numeric, reorder_point numeric, suggested_quantity numeric)
+    ON CONFLICT (outlet_id, product_id) WHERE status = 'OPEN'
+    DO UPDATE SET on_hand = excluded.on_hand, reorder_point = excluded.reorder_point,
+                  suggested_quantity = excluded.suggested_quantity, updated_at = now()
+""")
+_CLOSE = text("""
+    UPDATE reorder_suggestions SET status = 'CLOSED', updated_at = now()
+    WHERE status = 'OPEN' AND (outlet_id, product_id) IN (
+        SELECT outlet_id, product_id
+        FROM json_to_recordset(CAST(:pairs AS json)) AS p(outlet_id integer, product_id integer)
     )
+""")
