@@ -183,11 +183,11 @@ WRITE_SALE = text(
             AS tender(method text, amount numeric, reference text)
         RETURNING method, amount
     ), outbox AS (
-        INSERT INTO follow_ups (sale_id, kind) SELECT sale.id, unnest(CAST(:follow_ups AS text[])) FROM sale
+        INSERT INTO follow_ups (sale_id, kind) SELECT sale.id, unnest(ARRAY[{", ".join(f"'{k}'" for k in FOLLOW_UPS)}])
+        FROM sale
         RETURNING kind
     ), {TALLIED}, changes AS (
-        SELECT c.* FROM sale, unnest(
-            CAST(:stock_product_ids AS integer[]), CAST(:stock_quantities AS numeric[])) AS c(product_id, quantity)
+        SELECT c.* FROM sale, json_to_recordset(CAST(:stock AS json)) AS c(product_id integer, quantity numeric)
     ), {stock_moves("(SELECT id FROM sale)")}, oversold AS (
         INSERT INTO stock_discrepancies (sale_id, outlet_id, product_id, on_hand_after)
         SELECT sale.id, :outlet_id, product_id, on_hand FROM sale, levels JOIN changes USING (product_id)
@@ -247,7 +247,7 @@ def _body(priced: PricedSale) -> dict[str, Any]:
         for line in priced.lines
     ]
     tenders = [{"method": t.method, "amount": str(t.amount), "reference": t.reference} for t in priced.tenders]
-    return {"lines": json.dumps(lines), "tenders": json.dumps(tenders), "follow_ups": [str(k) for k in FOLLOW_UPS]}
+    return {"lines": json.dumps(lines), "tenders": json.dumps(tenders)}
 
 
 @dataclass(frozen=True)
@@ -259,13 +259,11 @@ class StockChanges:
     skus: dict[int, str]
 
     def params(self, intake_id: int) -> dict[str, Any]:
+        """As one JSON parameter (quantities as strings, read back exactly), like the lines: psycopg
+        dumps an array of Decimals element by element, in Python."""
         ordered = sorted((pid, qty) for pid, qty in self.by_product.items() if qty != 0)
-        return {
-            "intake_id": intake_id,
-            "movement_kind": self.kind,
-            "stock_product_ids": [pid for pid, _ in ordered],
-            "stock_quantities": [qty for _, qty in ordered],
-        }
+        stock = [{"product_id": pid, "quantity": str(qty)} for pid, qty in ordered]
+        return {"intake_id": intake_id, "movement_kind": self.kind, "stock": json.dumps(stock)}
 
 
 def _stock_changes(request: SaleRequest, priced: PricedSale) -> StockChanges:
