@@ -14,12 +14,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import ScalarSelect, Select, func, select
 from sqlalchemy.orm import Session, aliased
 
 from domain.posting.pricing import LineFigures, PricedTender
 from domain.posting.request import Kind
-from domain.tables import Company, Customer, LoyaltyEntry, Outlet, Sale, SaleLine, Tender, User, among
+from domain.tables import Company, Customer, LoyaltyEntry, Outlet, Sale, SaleLine, Tender, User, among, each_of
 from domain.vocabulary import ReceiptKind
 
 # GST (General) Regulations, reg. 13: a simplified tax invoice only for an amount payable, GST
@@ -167,8 +167,18 @@ def _receipt(head: Any, lines: tuple[ReceiptLine, ...], tenders: tuple[PricedTen
 
 def _lines(session: Session, sale_ids: list[int]) -> dict[int, list[ReceiptLine]]:
     found: dict[int, list[ReceiptLine]] = defaultdict(list)
-    rows = session.execute(
-        select(
+    query = lines_of(sale_ids)
+    columns = query.selected_columns
+    for sale_id, description, *figures, _ in session.execute(query.order_by(columns.sale_id, columns.line_no)):
+        found[sale_id].append(ReceiptLine(*figures, description=description))
+    return found
+
+
+def lines_of(sale_ids: list[int]) -> Select[Any]:
+    """The sales' lines, looked up sale by sale (each_of)."""
+    return each_of(
+        sale_ids,
+        lambda sale_id: select(
             SaleLine.sale_id,
             SaleLine.description,
             SaleLine.quantity,
@@ -177,22 +187,25 @@ def _lines(session: Session, sale_ids: list[int]) -> dict[int, list[ReceiptLine]
             SaleLine.amount,
             SaleLine.gst_rate,
             SaleLine.tax,
-        )
-        .where(among(SaleLine.sale_id, sale_ids))
-        .order_by(SaleLine.sale_id, SaleLine.line_no)
+            SaleLine.line_no,
+        ).where(SaleLine.sale_id == sale_id),
     )
-    for sale_id, description, *figures in rows:
-        found[sale_id].append(ReceiptLine(*figures, description=description))
-    return found
 
 
 def _tenders(session: Session, sale_ids: list[int]) -> dict[int, list[PricedTender]]:
     found: dict[int, list[PricedTender]] = defaultdict(list)
-    rows = session.execute(
-        select(Tender.sale_id, Tender.method, Tender.amount, Tender.reference)
-        .where(among(Tender.sale_id, sale_ids))
-        .order_by(Tender.sale_id, Tender.id)
-    )
-    for sale_id, method, amount, reference in rows:
+    query = tenders_of(sale_ids)
+    columns = query.selected_columns
+    for sale_id, method, amount, reference, _ in session.execute(query.order_by(columns.sale_id, columns.id)):
         found[sale_id].append(PricedTender(method, amount, reference))
     return found
+
+
+def tenders_of(sale_ids: list[int]) -> Select[Any]:
+    """The sales' tenders, looked up sale by sale (each_of)."""
+    return each_of(
+        sale_ids,
+        lambda sale_id: select(Tender.sale_id, Tender.method, Tender.amount, Tender.reference, Tender.id).where(
+            Tender.sale_id == sale_id
+        ),
+    )

@@ -16,7 +16,7 @@ Returns are stored signed (negative quantities and amounts), so a plain SUM nets
 | reports | z_reports (issued, immutable), cash_counts |
 """
 
-from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, among, core_table, defaults_to_now
+from domain.tables.base import MONEY, NAMING, PRICE, QTY, RATE, Base, among, core_table, defaults_to_now, each_of
 from domain.tables.followups import FollowUp, LoyaltyEntry, Receipt, ReorderSuggestion
 from domain.tables.intake import Batch, BatchTally, Heartbeat, SaleRequestRow
 from domain.tables.masterdata import Company, Customer, Outlet, Product, Supplier, User
@@ -58,5 +58,6 @@ __all__ = [
     "among",
     "core_table",
     "defaults_to_now",
+    "each_of",
     "sale_number",
 ]

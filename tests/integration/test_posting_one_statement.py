@@ -10,7 +10,6 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select, text, update
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import OperationalError
 
 from domain.batches.entries import Entry
@@ -22,6 +21,7 @@ from domain.tables import Sale, SaleLine, SaleRequestRow, StockDiscrepancy, Tend
 from services import posting
 from services.batches import stage_batch
 from services.posting import post_chunk
+from tests.plans import generic_plan, rows_read_from
 from tests.shop import make_shop, on_hand, receive_one, sale
 
 D = Decimal
@@ -223,15 +223,6 @@ def test_text_and_amounts_reach_the_ledger_exactly_through_the_json_parameters(s
     assert tenders == [(odd, D("0.15"))] * 2
 
 
-def _rows_read_from(plan: dict, table: str) -> int:
-    """Rows the plan's scans of `table` returned, over all their loops, plus those they filtered out."""
-    own = 0
-    if plan.get("Relation Name") == table:
-        removed = plan.get("Rows Removed by Filter", 0) + plan.get("Rows Removed by Index Recheck", 0)
-        own = (plan["Actual Rows"] + removed) * plan["Actual Loops"]
-    return own + sum(_rows_read_from(child, table) for child in plan.get("Plans", ()))
-
-
 def test_reading_a_chunk_ahead_finds_each_existing_sale_by_its_whole_key_even_on_a_generic_plan(sessions, shop):
     """The read-ahead looks up the sale already posted under each request's id. Prepared, it runs on
     a generic plan, and one made on a new ledger's stale statistics once matched sales by company
@@ -244,18 +235,8 @@ def test_reading_a_chunk_ahead_finds_each_existing_sale_by_its_whole_key_even_on
         assert post_chunk(sessions, posted[start : start + 100]).counts == {"POSTED": 100}
     again = receive_all(sessions, [sale(f"p{n}", [("TEA", "0.001")], [("CASH", "0.01")]) for n in range(250, 300)])
 
-    query = decision.read_ahead_query(again).compile(dialect=postgresql.psycopg.dialect(paramstyle="numeric_dollar"))
-    values = ", ".join(_literal(query.params[name]) for name in query.positiontup)
     with sessions.engine.connect() as conn:
-        conn.execute(text("SET plan_cache_mode = force_generic_plan"))
-        conn.exec_driver_sql(f"PREPARE read_ahead AS {query.string}")
-        (plan,) = conn.exec_driver_sql(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE read_ahead({values})").scalar()
+        plan = generic_plan(conn, decision.read_ahead_query(again))
         rows = read_ahead(conn, again)
     assert {row.existing_sale_id is not None for row in rows.values()} == {True}  # each found: a DUPLICATE
-    assert _rows_read_from(plan["Plan"], "sales") <= 2 * len(again)  # not 50 x 300
-
-
-def _literal(value):
-    if isinstance(value, list):
-        return "ARRAY[" + ", ".join(str(int(v)) for v in value) + "]::bigint[]"
-    return "'" + str(value).replace("'", "''") + "'"
+    assert rows_read_from(plan, "sales") <= 2 * len(again)  # not 50 x 300
