@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from domain.db import Direct
 from domain.errors import InsufficientStock, Rejected, Shortfall, UnknownCashier, UnknownCustomer
 from domain.posting.catalogue import Catalogue
 from domain.posting.pricing import PricedSale, price_sale
@@ -96,11 +97,11 @@ def write_sale(
     changes = _stock_changes(request, priced)
     allows_oversell = oversell_policy(outlet, request) == "ALLOW"
     values = _header(outlet, request, priced, fingerprint, parties) | _body(priced) | changes.params(intake_id)
-    rows = conn.execute(WRITE_SALE, values | {"allows_oversell": allows_oversell}).all()
+    rows = WRITE_SALE.rows(conn, values | {"allows_oversell": allows_oversell})
     if not rows:
         raise PostedMeanwhile
-    sale_id: int = rows[0].sale_id
-    after = {row.product_id: row.on_hand for row in rows if row.product_id is not None}
+    sale_id: int = rows[0][0]
+    after = {product_id: on_hand for _, product_id, on_hand in rows if product_id is not None}
     if not allows_oversell:
         try:
             _refuse_oversell(changes, after)
@@ -155,8 +156,9 @@ TALLIED = f"""tallied AS (
 # The sale number is zero-padded to 8 digits and never cut: lpad() truncates a longer string, so past
 # 99,999,999 it is padded to its own length (an 80-character transaction number holds a 50-character
 # outlet code, a dash and a BIGINT's 19 digits).
-WRITE_SALE = text(
-    one_line(f"""
+WRITE_SALE = Direct(
+    text(
+        one_line(f"""
     WITH claim AS (
         SELECT id FROM sale_requests WHERE id = :intake_id AND outcome = '{Outcome.PENDING}' FOR UPDATE
     ), sale AS (
@@ -200,6 +202,7 @@ WRITE_SALE = text(
     )
     SELECT sale.id AS sale_id, product_id, on_hand FROM sale LEFT JOIN levels ON true
 """)
+    )
 )
 
 

@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, func, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from domain.batches.entries import Entry
 from domain.checks import check_ledger
+from domain.db import Direct
 from domain.posting import decision
 from domain.posting.catalogue import Catalogue
 from domain.posting.decision import decide_ahead, read_ahead
@@ -21,6 +22,7 @@ from domain.tables import Sale, SaleLine, SaleRequestRow, StockDiscrepancy, Tend
 from services import posting
 from services.batches import stage_batch
 from services.posting import post_chunk
+from services.unit_of_work import is_transient
 from tests.plans import generic_plan, rows_read_from
 from tests.shop import make_shop, on_hand, receive_one, sale
 
@@ -240,3 +242,28 @@ def test_reading_a_chunk_ahead_finds_each_existing_sale_by_its_whole_key_even_on
         rows = read_ahead(conn, again)
     assert {row.existing_sale_id is not None for row in rows.values()} == {True}  # each found: a DUPLICATE
     assert rows_read_from(plan, "sales") <= 2 * len(again)  # not 50 x 300
+
+
+def test_a_statement_run_directly_fails_as_sqlalchemy_would(sessions):
+    """The write statement bypasses SQLAlchemy's execution (domain/db.py, Direct); what goes wrong
+    still comes out as SQLAlchemy says it: a connection lost under it is invalidated and a passing
+    fault (so the chunk is tried again), and any other error is a DBAPIError with PostgreSQL's own,
+    on a connection that goes on."""
+    with sessions.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        pid = conn.scalar(text("SELECT pg_backend_pid()"))
+        assert Direct(text("SELECT CAST(:n AS int) + 1")).rows(conn, {"n": 1}) == [(2,)]
+        with sessions.engine.connect() as other:
+            other.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(DBAPIError) as lost:
+            Direct(text("SELECT 1")).rows(conn, {})
+        assert lost.value.connection_invalidated and is_transient(lost.value)
+        assert conn.invalidated
+
+    with sessions.engine.connect() as conn:
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+        with pytest.raises(DBAPIError) as wrong:
+            Direct(text("SELECT 1 / CAST(:n AS int)")).rows(conn, {"n": 0})
+        assert "division by zero" in str(wrong.value.orig)
+        assert not wrong.value.connection_invalidated and not is_transient(wrong.value)
+        assert Direct(text("SELECT 1")).rows(conn, {}) == [(1,)]  # the connection goes on

@@ -9,6 +9,6 @@ from domain.posting.sale import WRITE_SALE
 
 
 def test_the_write_statement_stays_within_what_psycopg_caches():
-    compiled = WRITE_SALE.compile(dialect=psycopg_dialect.dialect())
+    compiled = WRITE_SALE.statement.compile(dialect=psycopg_dialect.dialect())
     assert len(str(compiled)) <= _queries.MAX_CACHED_STATEMENT_LENGTH
     assert len(compiled.params) <= _queries.MAX_CACHED_STATEMENT_PARAMS
