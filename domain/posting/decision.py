@@ -131,10 +131,11 @@ def _write(
 
 
 def _one(*columns: Any, where: Any, name: str) -> Any:
-    """A lookup by a unique key, joined LATERAL: LIMIT 1 keeps it a subquery planned on its own, so
-    it is always an index lookup by the whole key. As a plain join, a generic plan made while the
-    ledger was small (stale statistics) matched sales by company alone and filtered the rest: every
-    sale of the company read for each request of the chunk."""
+    """A lookup by a unique key, joined LATERAL: LIMIT 1 keeps it a subquery planned on its own, an
+    index lookup by the whole key (or, on a table of a few pages, a scan of them). As a plain join, a
+    generic plan made while the ledger was small (stale statistics) matched sales by company alone
+    and filtered the rest: every sale of the company read for each request of the chunk
+    (tests/integration/test_posting_one_statement.py pins it)."""
     return select(*columns).where(where).limit(literal_column("1")).lateral(name)
 
 
