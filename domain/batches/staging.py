@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import Select, func, select, text, update
 from sqlalchemy.orm import Session
 
 from domain.batches.entries import Entry, NoRequests
@@ -126,16 +126,21 @@ def id_ranges(session: Session, batch_id: int, size: int) -> Iterator[tuple[int,
 
 
 def pending_in_range(session: Session, batch_id: int, first: int, last: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(SaleRequestRow.id)
-            .where(
-                SaleRequestRow.batch_id == batch_id,
-                SaleRequestRow.id.between(first, last),
-                SaleRequestRow.outcome == Outcome.PENDING,
-            )
-            .order_by(SaleRequestRow.id)
-        )
+    """The batch's requests still PENDING among intake ids first..last (a posting message's range).
+
+    Read by the range alone, on the primary key: a chunk's rows, whatever the plan. With the batch
+    and outcome in the statement, a generic plan made on the statistics of before the batch's COPY
+    took the (batch, outcome) index instead: every request of the batch still PENDING read for each
+    chunk (3 ms a chunk at 20,000 sales, growing with the batch)."""
+    rows = session.execute(requests_in_range(first, last))
+    return [id_ for id_, batch, outcome in rows if batch == batch_id and outcome == Outcome.PENDING]
+
+
+def requests_in_range(first: int, last: int) -> Select[int, int | None, str]:
+    return (
+        select(SaleRequestRow.id, SaleRequestRow.batch_id, SaleRequestRow.outcome)
+        .where(SaleRequestRow.id.between(first, last))
+        .order_by(SaleRequestRow.id)
     )
 
 

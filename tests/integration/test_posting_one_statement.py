@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, func, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
+from domain.batches import staging
 from domain.batches.entries import Entry
 from domain.checks import check_ledger
 from domain.db import Direct
@@ -267,3 +268,19 @@ def test_a_statement_run_directly_fails_as_sqlalchemy_would(sessions):
         assert "division by zero" in str(wrong.value.orig)
         assert not wrong.value.connection_invalidated and not is_transient(wrong.value)
         assert Direct(text("SELECT 1")).rows(conn, {}) == [(1,)]  # the connection goes on
+
+
+def test_a_posting_message_reads_its_range_of_requests_alone_even_on_a_generic_plan(sessions, shop):
+    """A posting message names a range of intake ids. Read with its batch and outcome, a generic plan
+    made before the batch's COPY took the (batch, outcome) index: every PENDING request of the batch
+    for each chunk, more the longer the batch. The range alone is read now, by the primary key."""
+    with sessions.begin() as s:
+        s.execute(text("ANALYZE sale_requests"))  # statistics from before the batch, as on its first chunk
+    batch_id, ids = stage(sessions, [sale(f"q{n}", [("TEA", "1")], [("CASH", "4.50")]) for n in range(2000)])
+    first, last = min(ids) + 1000, min(ids) + 1099
+    with sessions.engine.connect() as conn:
+        plan = generic_plan(conn, staging.requests_in_range(first, last))
+    assert rows_read_from(plan, "sale_requests") <= 2 * 100  # the range's 100, not the batch's 2,000
+    with sessions() as s:
+        assert staging.pending_in_range(s, batch_id, first, last) == list(range(first, last + 1))
+        assert staging.pending_in_range(s, batch_id + 1, first, last) == []  # another batch's range: none
