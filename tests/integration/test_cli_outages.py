@@ -48,20 +48,19 @@ def request_file(tmp_path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("sale", "show", "S-1"),
-        ("customer", "show", "C001"),
-        ("batch", "show", "1"),
-        ("batch", "list"),
-        ("check",),
-        ("db", "upgrade"),
-        ("submit", "{file}"),
-        ("post", "{file}"),
-    ],
-    ids=lambda c: "-".join(c[:2]),
-)
+# Commands that read or write the ledger, one of each kind ({file}: a request file).
+LEDGER_COMMANDS = [
+    ("sale", "show", "S-1"),
+    ("customer", "show", "C001"),
+    ("batch", "show", "1"),
+    ("batch", "list"),
+    ("check",),
+    ("submit", "{file}"),
+    ("post", "{file}"),
+]
+
+
+@pytest.mark.parametrize("command", [*LEDGER_COMMANDS, ("db", "upgrade")], ids=lambda c: "-".join(c[:2]))
 def test_an_unreachable_database_is_named_without_its_password_and_exits_3(pipeline_env, request_file, command):
     # Given a database URL (with a password) pointing at a port where nothing listens
     port = free_port()
@@ -90,19 +89,7 @@ def unmigrated_url(database_url: str) -> Iterator[str]:
         admin.dispose()
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ("sale", "show", "S-1"),
-        ("customer", "show", "C001"),
-        ("batch", "show", "1"),
-        ("batch", "list"),
-        ("check",),
-        ("submit", "{file}"),
-        ("post", "{file}"),
-    ],
-    ids=lambda c: "-".join(c[:2]),
-)
+@pytest.mark.parametrize("command", LEDGER_COMMANDS, ids=lambda c: "-".join(c[:2]))
 def test_a_database_nobody_migrated_is_said_to_need_db_upgrade_and_exits_3(
     pipeline_env, unmigrated_url, request_file, command
 ):
