@@ -106,8 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return _reader_went_away()
     except KeyboardInterrupt:  # Ctrl-C seen only after the command handled one, or while flushing
-        return 130
+        status = 130
+    if status == 130:
+        _forget_the_interrupt()
     return status
+
+
+def _forget_the_interrupt() -> None:
+    """Let a handled Ctrl-C end with 130 under `python -m` too. CPython (3.11 here) marks a
+    KeyboardInterrupt that leaves code run from a string (`exec` of generated code, such as a
+    dataclass's __init__ being made while a module imports) as unhandled, even when a caller catches
+    it; under `-m` the interpreter then ends itself by SIGINT, without a traceback, whatever status
+    the command returned. A string run afterwards clears the mark (it is reset when one begins)."""
+    exec("")  # the empty string: nothing runs
 
 
 def _run(args: list[str]) -> int:
