@@ -12,13 +12,14 @@ import json
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 
-from domain.tables import Sale, SaleRequestRow
+from domain.tables import Sale, SaleRequestRow, WebDelivery
 from services.followups import run_every_follow_up
 from services.posting import post_chunk
-from tests.intake_support import KEY, bearer
+from tests.intake_support import KEY, bearer, shopify_headers, woo_headers, woo_order
 from tests.shop import intake_row, make_shop, receive_one, sale
 
 # A name with everything JSON or SQL might trip on: quotes, a JSON fragment, a backslash, an escape
@@ -104,3 +105,41 @@ def test_a_nul_character_over_http_is_refused_naming_the_field_and_nothing_is_st
         assert "NUL" in reply.text
     with shop() as s:
         assert s.scalar(select(func.count()).select_from(SaleRequestRow)) == 0
+
+
+def _woo(where: str, text: str) -> bytes:
+    order = woo_order()
+    if where == "id":
+        order["id"] = "880@@"
+    elif where == "billing email":
+        order["billing"] = {"email": "ann@@@example.com"}
+    else:
+        order[where] = "processing@@"
+    return json.dumps(order).replace("@@", text).encode()
+
+
+def test_a_signed_delivery_with_unstorable_text_is_recorded_never_a_500(shop, intake: httpx.Client):
+    # A NUL or a lone surrogate in the order's id, its e-mail (looked up among customers) or its
+    # status (said in the delivery's note) was a 500, and the delivery was not recorded.
+    cases = [(where, text) for where in ("id", "billing email", "status") for text in ("\\u0000", "\\ud800")]
+    for n, (where, text) in enumerate(cases, start=1):
+        body = _woo(where, text)
+
+        reply = intake.post("/v1/webhooks/woocommerce", content=body, headers=woo_headers(body))
+
+        assert reply.status_code == 202, (where, text, reply.text)
+        with shop() as s:
+            assert s.scalar(select(func.count()).select_from(WebDelivery)) == n
+            order_id = s.scalar(select(WebDelivery.order_id).order_by(WebDelivery.id.desc()).limit(1))
+        if where == "id":  # kept, made printable: a person can still find the order
+            assert order_id in ("880\\x00", "880\\ud800"), order_id
+    with shop() as s:  # the two orders whose id was unstorable: their sale requests INVALID, naming request_id
+        rejected = s.scalars(select(SaleRequestRow.message).where(SaleRequestRow.reason == "INVALID")).all()
+    assert len(rejected) == 2 and all("request_id" in m for m in rejected), rejected
+
+    body = json.dumps({"id": "82@@", "financial_status": "paid"}).replace("@@", "\\u0000").encode()
+    reply = intake.post("/v1/webhooks/shopify", content=body, headers=shopify_headers(body))
+
+    assert reply.status_code == 202, reply.text
+    with shop() as s:
+        assert s.scalar(select(WebDelivery.order_id).where(WebDelivery.platform == "shopify")) == "82\\x00"
