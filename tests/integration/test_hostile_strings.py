@@ -16,7 +16,8 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from domain.tables import Sale, SaleRequestRow, WebDelivery
+from domain.tables import Receipt, Sale, SaleLine, SaleRequestRow, Tender, WebDelivery
+from services import lookups
 from services.followups import run_every_follow_up
 from services.posting import post_chunk
 from tests.intake_support import KEY, bearer, shopify_headers, woo_headers, woo_order
@@ -90,6 +91,58 @@ def test_line_breaks_and_tabs_in_notes_post_and_read_back(shop):
     assert row.outcome == "POSTED", row.message
     with shop() as s:
         assert s.scalar(select(Sale.notes)) == "gift wrap\n\tribbon\r\nthanks"
+
+
+@pytest.mark.parametrize(
+    "value", ['"}, {"x": 1', "'; --", "back\\slash\\", "\\u0000", "tea \U0001f375", "R" * 97], ids=repr
+)
+def test_strings_that_look_like_json_or_sql_post_and_read_back_exactly(shop, value):
+    request_id = f"H-{value}"[:100]
+    body = sale(request_id, [('SKU"}{\\', "1"), ("TEA", "2")], [("CASH", "10.00")], notes=value)
+    body["tenders"][0]["reference"] = value
+    (row,) = post_all(shop, [body])
+
+    assert row.outcome == "POSTED", row.message
+    shown = lookups.sale_show(shop, request_id)
+    assert (shown["request_id"], shown["outcome"], shown["total"]) == (request_id, "POSTED", "10.00")
+    with shop() as s:
+        assert s.scalar(select(Sale.notes)) == value
+        assert s.scalar(select(Tender.reference)) == value
+        assert sorted(s.scalars(select(SaleLine.description))) == sorted([ODD_NAME, 'Sku"}{\\'])
+        receipt = s.scalar(select(Receipt.text))
+    assert ODD_NAME in receipt and f"CASH {value}" in receipt, receipt
+
+
+@pytest.mark.parametrize(
+    ("field", "spelling", "stored"),
+    [
+        ("quantity", "2E+0", Decimal("2")),
+        ("quantity", "0.2E+1", Decimal("2")),
+        ("quantity", "2.000", Decimal("2")),
+        ("unit_price", "45E-1", Decimal("4.5")),
+        ("unit_price", "4.5000", Decimal("4.5")),
+        ("unit_price", "+4.50", Decimal("4.5")),
+        ("discount", "-0", Decimal("0")),
+        ("discount", "0E+3", Decimal("0")),
+        ("amount", "1E+1", Decimal("10")),
+        ("amount", "9.", Decimal("9")),
+    ],
+)
+def test_decimal_spellings_post_as_the_number_they_spell(shop, field, spelling, stored):
+    body = sale("D-1", [("TEA", "2")], [("CASH", "9.00")])
+    if field == "amount":
+        body["tenders"][0]["amount"] = spelling
+    else:
+        body["lines"][0][field] = spelling
+    (row,) = post_all(shop, [body])
+
+    assert row.outcome == "POSTED", row.message
+    with shop() as s:
+        line = s.execute(select(SaleLine.quantity, SaleLine.unit_price, SaleLine.discount)).one()
+        tender = s.scalar(select(Tender.amount))
+    got = {"quantity": line.quantity, "unit_price": line.unit_price, "discount": line.discount, "amount": tender}
+    assert got[field] == stored
+    assert lookups.sale_show(shop, "D-1")["total"] == "9.00"
 
 
 def test_a_nul_character_over_http_is_refused_naming_the_field_and_nothing_is_stored(shop, intake):
