@@ -142,6 +142,8 @@ JSON_CASES = [
     # found by the intake's fuzz test: a request_id with a NUL was a 500 over HTTP (its column refused it)
     Json("request_id with a NUL character", _set("request_id", "R\x00-1"), "INVALID", "request_id"),
     Json("notes of 501 characters", _set("notes", "n" * 501), "INVALID", "notes"),
+    # a tender's reference is printed on the receipt: an escape sequence would drive the terminal showing it
+    Json("tender reference with an escape sequence", _set("tenders.0.reference", "\x1b[2J"), "INVALID", "reference"),
     Json("a JSON array instead of an object", lambda r: [r], "INVALID", "JSON object"),
     Json("a bare string", lambda r: "sale", "INVALID", "JSON object"),
     Json("unknown outlet", _set("outlet", "MARS"), "UNKNOWN_OUTLET", "MARS"),
@@ -198,6 +200,7 @@ CSV_CASES = [
     _bad_row("a quantity that is not a number", "amy,TEA,lots,,CASH:4.50", "quantity"),
     _bad_row("tenders without an amount", "amy,TEA,1,,CASH", "tenders"),
     _bad_row("a NUL byte in a cell", "am\x00y,TEA,1,,CASH:4.50", "NUL"),
+    _bad_row("an escape character in a cell", "am\x1by,TEA,1,,CASH:4.50", "cashier: holds a control character"),
     CsvRows(
         "one request's rows split by another request",
         "\n".join(

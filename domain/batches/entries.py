@@ -60,10 +60,20 @@ MAX_EXPONENT = 1000
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Lone surrogates that are not bytes read with surrogateescape (those are U+DC80..U+DCFF): an escaped
+# "\\ud800" in JSON text.
+_LONE_SURROGATE = re.compile("[\ud800-\udc7f\udd00-\udfff]")
+
+
+def is_storable(text: str) -> bool:
+    """Whether PostgreSQL can store the text (as text or in JSONB): no NUL, no lone surrogate."""
+    return not _UNSTORABLE.search(text)
 
 
 def printable(text: str) -> str:
-    """Text read from the file, made storable: bytes that were not UTF-8 as \\xNN, NUL as \\x00."""
+    """Text read from a file or a web delivery, made storable: bytes that were not UTF-8 as \\xNN,
+    another lone surrogate as \\udNNN, NUL as \\x00."""
+    text = _LONE_SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace").replace("\x00", "\\x00")
 
 

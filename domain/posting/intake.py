@@ -18,11 +18,13 @@ from domain.vocabulary import Outcome, Reason
 
 
 def request_id_of(payload: Any) -> str:
-    """The request_id a payload claims, or "" when it has none worth the name (it will be INVALID)."""
+    """The request_id a payload claims, or "" when it has none worth the name (it will be INVALID).
+    Made printable: a web delivery lists the request_ids of requests that could not be stored as
+    they came (a NUL, a lone surrogate), and says them in its reply."""
     if isinstance(payload, dict):
         rid = payload.get("request_id")
-        if isinstance(rid, str) and 0 < len(rid) <= 100:
-            return rid
+        if isinstance(rid, str) and 0 < len(printable(rid)) <= 100:
+            return printable(rid)
     return ""
 
 

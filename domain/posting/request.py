@@ -106,8 +106,43 @@ def _plausible(value: datetime) -> datetime:
     return value
 
 
+# Control characters: PostgreSQL cannot store NUL in text at all (the intake refuses it before it
+# stores a request), and the others would drive the terminal or printer a receipt (a tender's
+# reference, a return's notes as its reason) or `sale show` is written to. Master data refuses the
+# same ones (domain/masterdata/fields.py). Notes may span lines; an identifier or a reference is one line.
+_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL_OR_BREAK = r"\x00-\x1f\x7f"
+
+
+def _without(chars: str) -> AfterValidator:
+    control = re.compile(f"[{chars}]")
+
+    def check(value: str) -> str:
+        found = control.search(value)
+        if found is not None:
+            char = found.group()
+            why = ", NUL: PostgreSQL cannot store it" if char == "\x00" else ""
+            raise ValueError(f"holds a control character (U+{ord(char):04X}{why})")
+        return value
+
+    return AfterValidator(check)
+
+
+def _spec_without(chars: str) -> dict[str, Any]:
+    """The same rule in the JSON schema (GET /openapi.json), so the spec says what is accepted."""
+    return {"pattern": f"^[^{chars}]*$"}
+
+
 Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_plausible)]
-Code = Annotated[str, Field(min_length=1, max_length=100)]
+Code = Annotated[
+    str,
+    Field(min_length=1, max_length=100, json_schema_extra=_spec_without(_CONTROL_OR_BREAK)),
+    _without(_CONTROL_OR_BREAK),
+]
+Reference = Annotated[
+    str, Field(max_length=200, json_schema_extra=_spec_without(_CONTROL_OR_BREAK)), _without(_CONTROL_OR_BREAK)
+]
+Notes = Annotated[str, Field(max_length=500, json_schema_extra=_spec_without(_CONTROL)), _without(_CONTROL)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]  # ISO 4217
 
 # A return line of this SKU stands for a web refund that matches no line (an order adjustment, an
@@ -136,7 +171,7 @@ class Line(_Strict):
 class Tender(_Strict):
     method: TenderMethod
     amount: Amount
-    reference: Annotated[str, Field(max_length=200)] | None = None
+    reference: Reference | None = None
 
 
 class SaleRequest(_Strict):
@@ -150,7 +185,7 @@ class SaleRequest(_Strict):
     customer: Code | None = None
     lines: Annotated[list[Line], Field(min_length=1, max_length=MAX_LINES)]
     tenders: Annotated[list[Tender], Field(min_length=1, max_length=MAX_TENDERS)]
-    notes: Annotated[str, Field(max_length=500)] | None = None
+    notes: Notes | None = None
     currency: Currency | None = None  # when given, must be the company's (else CURRENCY_MISMATCH)
     prices_include_gst: StrictBool | None = None  # the shop's tax mode; when given, must be the company's
 

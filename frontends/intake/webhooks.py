@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, BackgroundTasks, Request
 from starlette.concurrency import run_in_threadpool
 
+from domain.batches.entries import printable
 from domain.posting.intake import request_id_of
 from domain.vocabulary import Outcome
 from frontends import web
@@ -185,7 +186,9 @@ def _delivery(platform: Platform, request: Request, payload: Any, outlet: str) -
         made = web.Delivery([], f"could not be mapped: {type(exc).__name__}")
     db = request.app.state.db  # a database fault here is the 503 of every other one
     made = web.with_customer(made, lambda email: intake.customer_by_email(db, outlet, email))
-    requests, note = list(made.requests), made.note
+    # Made printable: the order's own text (its id, its status in the note) may hold a NUL or a lone
+    # surrogate, which PostgreSQL cannot store; a signed delivery is recorded all the same.
+    requests, note = list(made.requests), printable(made.note)
     return intake.WebDeliveryIn(
         platform=platform.name,
         delivery_id=(request.headers.get(platform.delivery_id) or None),
@@ -202,4 +205,4 @@ def _order_id(payload: Any) -> str | None:
     if not isinstance(payload, dict):
         return None
     found = payload.get("order_id") or payload.get("id")
-    return str(found)[:100] if isinstance(found, (int, str)) and not isinstance(found, bool) else None
+    return printable(str(found))[:100] if isinstance(found, (int, str)) and not isinstance(found, bool) else None

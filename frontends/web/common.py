@@ -12,6 +12,7 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from domain.batches.entries import is_storable
 from domain.posting.request import NOT_MAPPED_SKU, UNMAPPED_REFUND_SKU
 
 # Shipping is posted as a line of this SKU. The shop imports it as a product with
@@ -117,7 +118,8 @@ def not_mapped(request_id: str, outlet: str, occurred_at: Any, why: str, **field
 def email_of(value: Any) -> str | None:
     """An e-mail address as matched against customers: trimmed, lower case; None when there is none."""
     found = value.strip().lower() if isinstance(value, str) else ""
-    return found if "@" in found else None
+    # One with a NUL or a lone surrogate is nobody's: PostgreSQL could not even compare it.
+    return found if "@" in found and is_storable(found) else None
 
 
 def unmappable(platform: str, payload: Any, outlet: str, why: str) -> dict[str, Any]:
