@@ -23,6 +23,7 @@ from domain.tables import FollowUp, Sale, SaleRequestRow
 from migrations import HEAD
 from migrations.schema import upgrade
 from tests.batch_support import start_tillpost, tillpost, write_jsonl
+from tests.intake_support import KEY, bearer, intake_env, running_intake
 from tests.shop import make_shop, sale
 from tests.workers import free_port, wait_until
 
@@ -133,6 +134,32 @@ def test_a_database_migrated_part_way_is_said_to_need_db_upgrade_and_nothing_is_
             assert conn.execute(text("SELECT count(*) FROM batches")).scalar() == 0
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("migrated_to", [None, "0005"])
+def test_the_intake_on_a_database_not_migrated_answers_json_naming_db_upgrade(
+    pipeline_env, unmigrated_url, tmp_path, migrated_to
+):
+    if migrated_to is not None:
+        upgrade(unmigrated_url, migrated_to)
+    env = intake_env(dict(pipeline_env, TILLPOST_DATABASE_URL=unmigrated_url))
+    posted = sale("S-1", [("TEA", "1")], [("CASH", "4.50")])
+
+    with running_intake(env, tmp_path / "intake.log", ready="/openapi.json") as client:
+        answers = {
+            "health": client.get("/healthz"),
+            "post": client.post("/v1/sales", json=posted, headers=bearer(KEY)),
+            "sale": client.get("/v1/sales/S-1", headers=bearer(KEY)),
+            "x": client.get("/v1/reports/x", params={"outlet": "ORCH", "date": "2025-03-01"}, headers=bearer(KEY)),
+            "z": client.get("/v1/reports/z", params={"outlet": "ORCH", "date": "2025-03-01"}, headers=bearer(KEY)),
+            "gst": client.get("/v1/reports/gst", params={"company": "ACME", "period": "2025Q1"}, headers=bearer(KEY)),
+        }
+
+    for route, answer in answers.items():
+        assert answer.status_code == 503, (route, answer.text)
+        assert answer.headers["content-type"] == "application/json", (route, answer.text)
+        assert "tillpost db upgrade" in json.dumps(answer.json()), (route, answer.text)
+    assert "Traceback" not in (tmp_path / "intake.log").read_text()
 
 
 def test_a_request_recorded_while_the_broker_is_down_is_said_to_be_safe(sessions, pipeline_env, request_file):
