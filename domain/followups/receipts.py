@@ -7,6 +7,7 @@ Both renderings are built from one list of blocks, so the text and the HTML neve
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -84,9 +85,23 @@ def stored_receipt(session: Session, transaction_number: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the receipt. Its label is made one line of text: a line break, a control
+    character (a terminal escape) or a bidirectional override in a name or a tender's reference
+    becomes a space, so no master data or request can start a line of its own, reorder the amount
+    beside it, or drive the terminal that prints it."""
+
     label: str
     amount: str = ""  # right-aligned money; empty for a line of plain text
     indent: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.label.isprintable():  # the common case costs one C-level scan
+            object.__setattr__(self, "label", _NOT_ON_ONE_LINE.sub(" ", self.label))
+
+
+# C0 and C1 controls (a tab, CR, LF, ESC, NEL), the line and paragraph separators, and the
+# bidirectional embeddings, overrides and isolates.
+_NOT_ON_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 
 
 Block = tuple[str, list[Row]]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from domain.followups import receipt_data
-from domain.tables import Company, Customer, Outlet, Receipt
+from domain.tables import Company, Customer, Outlet, Product, Receipt
 from domain.vocabulary import FollowUpKind
 from services.followups import run_follow_up
 from services.lookups import receipt_document
@@ -236,6 +236,35 @@ def test_an_address_with_markup_and_odd_characters_is_printed_as_written_and_esc
     assert f"Customer: Ben Lim (C001)\n{odd}\n" in receipt["text"]
     assert "Blk 5 &lt;Ang Mo Kio&gt; &amp; &quot;Ave&quot; 3<br>#08-1234, 新加坡 560005" in receipt["html"]
     assert "<Ang" not in receipt["html"]
+
+
+def test_line_breaks_and_control_characters_in_names_and_references_never_start_a_line_of_their_own(sessions, shop):
+    # Given master data and a tender reference carrying line breaks, a terminal escape and a
+    # right-to-left override (a reference comes from the till or the web shop as it was sent)
+    with sessions.begin() as s:
+        s.execute(update(Company).values(name='Kopi <script>alert("x")</script>\nTOTAL S$0.00'))
+        s.execute(update(Outlet).values(name='"><img src=x onerror=alert(1)>\r'))
+        s.execute(update(Customer).values(name="Ben & Co\x85Lim"))
+        s.execute(update(Product).where(Product.sku == "TEA").values(name="Teh\r\nS$0.01\tTarik"))
+    body = sale("S-1", [("TEA", "1")], [("CARD", "4.50")], customer="C001")
+    body["tenders"][0]["reference"] = "ref\nChange  S$999.00\x1b[2J\u202e05.4"
+
+    receipt = receipt_of(sessions, post(sessions, body))
+
+    # Then each name and the reference stays on its own row, as one line, with no control character
+    text = receipt["text"]
+    for shown in (text, receipt["html"]):
+        for odd in ("\r", "\t", "\x1b", "\x85", "\u202e"):
+            assert odd not in shown, (odd, shown)
+    assert 'Kopi <script>alert("x")</script> TOTAL S$0.00' in text
+    assert "Teh S$0.01 Tarik\n" in text
+    assert "Member: Ben & Co Lim (C001)\n" in text
+    assert not any(line.startswith(("TOTAL S$0.00", "S$0.01", "Change  S$999.00")) for line in text.splitlines())
+    assert "CARD ref Change  S$999.00 [2J 05.4" in text
+    # And the HTML escapes all of it, its title included
+    assert "<script>" not in receipt["html"] and "<img" not in receipt["html"]
+    assert "Kopi &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; TOTAL S$0.00" in receipt["html"]
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in receipt["html"]
 
 
 # End to end --------------------------------------------------------------------------------------
