@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, select, text
+from sqlalchemy.exc import ProgrammingError
 
 from domain.db import make_engine
 from domain.tables import FollowUp, Sale, SaleRequestRow
+from frontends.outages import schema_missing
 from migrations import HEAD
 from migrations.schema import upgrade
 from tests.batch_support import start_tillpost, tillpost, write_jsonl
@@ -107,6 +109,25 @@ def test_a_database_nobody_migrated_is_said_to_need_db_upgrade_and_exits_3(
     # And once migrated, the same command gets past it
     assert tillpost(env, "db", "upgrade").returncode == 0
     assert "not migrated" not in tillpost(env, *(part.format(file=request_file) for part in command)).stderr
+
+
+@pytest.mark.parametrize(
+    ("statement", "missing"),
+    [
+        ("SELECT 1 FROM nowhere", 'table "nowhere"'),
+        ("SELECT nothing FROM batches", 'column "nothing"'),
+        ("SELECT b.nothing FROM batches b", 'column "b.nothing"'),  # PostgreSQL quotes no qualified name
+        ("INSERT INTO batches (nothing) VALUES (1)", 'column "nothing"'),
+    ],
+)
+def test_what_the_database_lacks_is_named_as_postgresql_names_it(database_url, statement, missing):
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn, pytest.raises(ProgrammingError) as raised:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    assert schema_missing(raised.value) == missing
 
 
 @pytest.fixture
