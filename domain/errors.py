@@ -193,6 +193,22 @@ class NotFound(TillpostError):
 
 
 @dataclass
+class NotMigrated(TillpostError):
+    """The database's schema is not the one this code needs (`at`: its Alembic revision, None when it
+    has none): nothing is read or written until `tillpost db upgrade` (exit status 3)."""
+
+    at: str | None
+    needed: str
+
+    def __str__(self) -> str:
+        if self.at is None:
+            return "the database is not migrated (it has no tillpost schema): run `tillpost db upgrade`"
+        if self.at > self.needed:  # revisions are zero-padded numbers
+            return f"the database is at migration {self.at}, newer than this tillpost ({self.needed}): upgrade tillpost"
+        return f"the database is not migrated (at {self.at}, needs {self.needed}): run `tillpost db upgrade`"
+
+
+@dataclass
 class AmbiguousCode(TillpostError):
     """A code unique only within a company matched in several companies, and none was named."""
 

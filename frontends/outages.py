@@ -86,8 +86,9 @@ def schema_missing(exc: BaseException) -> str | None:
 
     for error in _chain(exc):
         if isinstance(error, psycopg.errors.ProgrammingError) and error.sqlstate in UNDEFINED:
-            message = error.diag.message_primary or ""
-            named = message.split('"')[1] if message.count('"') >= 2 else "tillpost schema"
+            message = error.diag.message_primary or ""  # 'column "x" does not exist', 'column b.x does not exist'
+            words = message.split()
+            named = message.split('"')[1] if message.count('"') >= 2 else words[1] if len(words) > 1 else "?"
             return f'{UNDEFINED[error.sqlstate]} "{named}"'
     return None
 

@@ -22,7 +22,8 @@ from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from domain.db import make_engine, session_factory
-from domain.errors import TransientError
+from domain.errors import NotMigrated, TransientError
+from migrations import HEAD
 from runtime import embedded
 from runtime.settings import Settings
 
@@ -105,11 +106,22 @@ class Database:
         return _trying_again(attempt)
 
     def answers(self) -> None:
-        """Reach the database once, so that a command which cannot reach it fails before doing anything."""
-        self.rows(lambda connection: connection.execute(text("SELECT 1")))
+        """Reach the database once, so that a command which cannot reach it, or finds it migrated
+        to another schema than this code's (NotMigrated), fails before doing anything."""
+        at = self.rows(_schema_revision)
+        if at != HEAD:
+            raise NotMigrated(at, HEAD)
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _schema_revision(connection: Connection) -> str | None:
+    """The database's Alembic revision; None when nobody migrated it (no alembic_version table)."""
+    if connection.execute(text("SELECT to_regclass('alembic_version')")).scalar() is None:
+        return None
+    revision: str | None = connection.execute(text("SELECT max(version_num) FROM alembic_version")).scalar()
+    return revision
 
 
 def _trying_again(attempt: Callable[[], T]) -> T:

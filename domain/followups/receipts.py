@@ -7,11 +7,13 @@ Both renderings are built from one list of blocks, so the text and the HTML neve
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from html import escape
+from unicodedata import combining, east_asian_width
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, text
@@ -84,28 +86,88 @@ def stored_receipt(session: Session, transaction_number: str) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Row:
+    """One line of the receipt. Its label is made one line of text: a line break, a control
+    character (a terminal escape) or a bidirectional override in a name or a tender's reference
+    becomes a space, so no master data or request can start a line of its own, reorder the amount
+    beside it, or drive the terminal that prints it."""
+
     label: str
     amount: str = ""  # right-aligned money; empty for a line of plain text
     indent: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.label.isprintable():  # the common case costs one C-level scan
+            object.__setattr__(self, "label", _NOT_ON_ONE_LINE.sub(" ", self.label))
+
+
+# C0 and C1 controls (a tab, CR, LF, ESC, NEL), the line and paragraph separators, and the
+# bidirectional embeddings, overrides and isolates.
+_NOT_ON_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]+")
 
 
 Block = tuple[str, list[Row]]
 
 
 def render_text(content: list[Block]) -> str:
+    """WIDTH columns, counted as a printer or terminal shows them (a CJK character takes two): the
+    company and the title centred, each amount ending in the last column beside its label (a label
+    too long for that is wrapped at spaces, a word wider than a line cut). Other rows are printed
+    as they are: a printer wraps a long one itself."""
     out: list[str] = []
     for kind, rows in content:
         if out:
             out.append("")
         for row in rows:
-            label = ("  " if row.indent else "") + row.label
+            indent = "  " if row.indent else ""
             if kind in ("company", "title"):
-                out.append(label.center(WIDTH).rstrip())
+                out += [(" " * ((WIDTH - _columns(line)) // 2) + line).rstrip() for line in _wrap(row.label, WIDTH)]
             elif row.amount:
-                out.append(label + " " * max(1, WIDTH - len(label) - len(row.amount)) + row.amount)
+                *first, last = _wrap(row.label, WIDTH - len(indent) - 1 - _columns(row.amount))
+                out += [indent + line for line in first]
+                out.append(indent + last + " " * (WIDTH - len(indent) - _columns(last + row.amount)) + row.amount)
             else:
-                out.append(label)
+                out.append(indent + row.label)
     return "\n".join(out) + "\n"
+
+
+def _columns(text: str) -> int:
+    """The columns `text` takes on a receipt printer or a terminal: a wide (CJK) character two, a
+    combining mark none."""
+    if text.isascii():
+        return len(text)
+    return sum(0 if combining(c) else 2 if east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """`text` as lines of at most `width` columns, broken at spaces; a word wider than a line is cut."""
+    if _columns(text) <= width:
+        return [text]
+    lines: list[str] = []
+    line = ""
+    for word in text.split():
+        joined = f"{line} {word}" if line else word
+        if _columns(joined) <= width:
+            line = joined
+            continue
+        if line:
+            lines.append(line)
+        line = word
+        while _columns(line) > width:
+            cut = _fitting(line, width)
+            lines.append(line[:cut])
+            line = line[cut:]
+    return [*lines, line]
+
+
+def _fitting(text: str, width: int) -> int:
+    """How many characters of `text` fit in `width` columns (at least one, a combining mark kept
+    with its letter)."""
+    used = 0
+    for n, c in enumerate(text):
+        used += _columns(c)
+        if used > width:
+            return max(1, n)
+    return len(text)
 
 
 def render_html(content: list[Block], title: str) -> str:

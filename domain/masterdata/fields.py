@@ -22,6 +22,7 @@ _DECIMAL = re.compile(r"-?\d+(\.\d+)?")
 # Control characters other than tab and line breaks: PostgreSQL cannot store NUL in text at all, and
 # the others would print as garbage (or drive the terminal) on a receipt.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # C0 and C1, and the line separators
 _TRUE = {"true", "yes", "1"}
 _FALSE = {"false", "no", "0"}
 
@@ -89,11 +90,13 @@ class Fields:
         self.problems.append(f"{column}: {reason}")
 
     def text(self, column: str, limit: int | None, *, required: bool = True) -> str:
+        """A one-line text: a line break or a tab in it is a control character too (only `lines`
+        may span lines)."""
         value = self.cells.get(column, "")
         if required and not value:
             self.fail(column, "is required")
         else:
-            self.bounded(column, value, limit)
+            self.bounded(column, value, limit, _CONTROL_OR_BREAK)
         return value
 
     def lines(self, column: str, limit: int | None) -> str:
@@ -103,8 +106,8 @@ class Fields:
         self.bounded(column, value, limit)
         return value
 
-    def bounded(self, column: str, value: str, limit: int | None) -> None:
-        control = _CONTROL.search(value)
+    def bounded(self, column: str, value: str, limit: int | None, control_chars: re.Pattern[str] | None = None) -> None:
+        control = (control_chars or _CONTROL).search(value)
         if control is not None:
             self.fail(column, f"holds a control character (U+{ord(control.group()):04X})")
         elif limit is not None and len(value) > limit:

@@ -119,7 +119,7 @@ def _outlet(f: Fields, refs: Refs) -> Row:
     # Its sales, stock and reorder suggestions belong to the company it had: it cannot move.
     if known and company_id is not None and known.company_id != company_id:
         f.fail("company", f"outlet {code!r} belongs to company {refs.company_code(known.company_id)!r}")
-    address = f.text("address", None, required=False)
+    address = f.lines("address", None)  # spans lines, as a customer's may
     return {"code": code, "company_id": company_id, "name": _text(f, Outlet, "name"), "address": address}
 
 

@@ -14,7 +14,7 @@ import sys
 
 import click
 
-from domain.errors import AmbiguousCode, ImportFailed, NotFound, ZReportRefused
+from domain.errors import AmbiguousCode, ImportFailed, NotFound, NotMigrated, ZReportRefused
 from frontends import outages
 from frontends.cli.common import BadInput
 from runtime import settings
@@ -25,7 +25,7 @@ from runtime.flower_auth import FlowerAuthError
 EXIT_STATUS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], int], ...] = (
     ((NotFound, ZReportRefused), 1),
     ((ImportFailed, BadInput, AmbiguousCode, settings.UnsupportedUrl, FlowerAuthError), 2),
-    (outages.ServiceUnavailable, 3),
+    ((outages.ServiceUnavailable, NotMigrated), 3),
 )
 
 # Every command: the module of frontends/cli/ that defines it (in its COMMANDS), and its one-line

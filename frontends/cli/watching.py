@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from services.unit_of_work import Database
 
 WATCH_DEFAULT = 2.0
-WATCH_EVERY = Seconds(0, 86_400, min_open=True)  # more than nothing (that would be a busy loop), at most a day
+# At least a tenth of a second (1e-300 is more than nothing, and was a busy loop of queries on
+# PostgreSQL), at most a day.
+WATCH_EVERY = Seconds(0.1, 86_400)
 CLEAR_SCREEN = "\x1b[H\x1b[2J"  # on a terminal each showing replaces the one before
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 import workers.app  # noqa: F401  (the Celery app, configured by celeryconfig: what tasks.messages sends through)
+from domain.errors import NotMigrated
 from frontends.intake import refusals, reports, sales, webhooks
 from runtime import settings
 from services import lookups
@@ -23,8 +24,9 @@ CONNECT_TIMEOUT = 3  # seconds: a database that does not answer is 503 soon, not
 def create_app(config: settings.Settings | None = None) -> FastAPI:
     config = config or settings.load()
     _log_to_stderr()
-    app = FastAPI(title="tillpost intake", version="1", description=__doc__)
+    app = FastAPI(title="tillpost intake", version="1", description=__doc__, dependencies=[Depends(_schema_checked)])
     app.state.settings = config
+    app.state.schema_checked = False
     app.state.db = connect(config, connect_args={"connect_timeout": CONNECT_TIMEOUT})
     refusals.install(app)
     app.include_router(sales.router)
@@ -37,14 +39,29 @@ def create_app(config: settings.Settings | None = None) -> FastAPI:
 
 HEALTH: dict[int | str, dict[str, Any]] = {
     200: {"description": "the database answers", "content": {"application/json": {"example": {"database": "ok"}}}},
-    503: {"description": "the database does not answer (Retry-After)"},
+    503: {"description": "the database does not answer, or is not migrated (Retry-After)"},
 }
 
 
+def _schema_checked(request: Request) -> None:
+    """Before a route's first use of the database in this process: the database answers and is
+    migrated to this code's schema (else NotMigrated, a 503 naming `tillpost db upgrade`). Checked
+    until it passes once, so a database migrated after the intake started is taken as it is."""
+    if not request.app.state.schema_checked:
+        lookups.answers(request.app.state.db)
+        request.app.state.schema_checked = True
+
+
 def healthz(request: Request) -> JSONResponse:
-    """200 when the database answers, else 503."""
+    """200 when the database answers and is migrated, else 503."""
     try:
         lookups.answers(request.app.state.db)
+    except NotMigrated as exc:
+        return JSONResponse(
+            {"database": "not migrated", "detail": str(exc)},
+            status_code=503,
+            headers={"Retry-After": refusals.RETRY_AFTER},
+        )
     except Exception as exc:
         logging.getLogger("tillpost.intake").warning("healthz: database does not answer (%s)", type(exc).__name__)
         return JSONResponse({"database": "unreachable"}, status_code=503, headers={"Retry-After": refusals.RETRY_AFTER})

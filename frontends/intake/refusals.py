@@ -7,11 +7,12 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError, ProgrammingError
 
-from domain.errors import FieldError, TransientError
+from domain.errors import FieldError, NotMigrated, TransientError
+from frontends.outages import schema_missing
 
 log = logging.getLogger("tillpost.intake")
 RETRY_AFTER = "5"  # seconds: PostgreSQL down is a fault of the moment; Shopify retries on a 5xx anyway
@@ -85,7 +86,7 @@ _DESCRIBED = {
     409: "the request id is used by several companies (the installation's key)",
     413: "the body is over 1 MiB",
     422: "malformed JSON, or a request failing the schema (each field and why)",
-    503: "the database cannot be reached: nothing was recorded, try again (Retry-After)",
+    503: "the database cannot be reached, or is not migrated: nothing was recorded, try again (Retry-After)",
 }
 
 
@@ -101,6 +102,8 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Refused, _refused)
     for fault in (TransientError, OperationalError, InterfaceError):
         app.add_exception_handler(fault, _database_down)
+    app.add_exception_handler(NotMigrated, _not_migrated)
+    app.add_exception_handler(ProgrammingError, _not_migrated)
     app.add_exception_handler(Exception, _crashed)
 
 
@@ -119,6 +122,19 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
         status_code=503,
         headers={"Retry-After": RETRY_AFTER},
     )
+
+
+async def _not_migrated(request: Request, exc: Exception) -> Response:
+    """The database lacks the schema this code needs: 503 saying what to run, never a bare 500."""
+    if isinstance(exc, NotMigrated):
+        problem = str(exc)
+    else:
+        missing = schema_missing(exc)
+        if missing is None:  # a statement's own mistake: a bug
+            return await _crashed(request, exc)
+        problem = f"the database is not migrated (it has no {missing}): run `tillpost db upgrade`"
+    log.warning("%s %s: %s; answered 503", request.method, request.url.path, problem)
+    return JSONResponse({"detail": problem}, status_code=503, headers={"Retry-After": RETRY_AFTER})
 
 
 async def _crashed(request: Request, exc: Exception) -> PlainTextResponse:

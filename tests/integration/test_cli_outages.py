@@ -17,10 +17,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import make_url, select, text
+from sqlalchemy.exc import ProgrammingError
 
 from domain.db import make_engine
 from domain.tables import FollowUp, Sale, SaleRequestRow
+from frontends.outages import schema_missing
+from migrations import HEAD
+from migrations.schema import upgrade
 from tests.batch_support import start_tillpost, tillpost, write_jsonl
+from tests.intake_support import KEY, bearer, intake_env, running_intake
 from tests.shop import make_shop, sale
 from tests.workers import free_port, wait_until
 
@@ -104,6 +109,78 @@ def test_a_database_nobody_migrated_is_said_to_need_db_upgrade_and_exits_3(
     # And once migrated, the same command gets past it
     assert tillpost(env, "db", "upgrade").returncode == 0
     assert "not migrated" not in tillpost(env, *(part.format(file=request_file) for part in command)).stderr
+
+
+@pytest.mark.parametrize(
+    ("statement", "missing"),
+    [
+        ("SELECT 1 FROM nowhere", 'table "nowhere"'),
+        ("SELECT nothing FROM batches", 'column "nothing"'),
+        ("SELECT b.nothing FROM batches b", 'column "b.nothing"'),  # PostgreSQL quotes no qualified name
+        ("INSERT INTO batches (nothing) VALUES (1)", 'column "nothing"'),
+    ],
+)
+def test_what_the_database_lacks_is_named_as_postgresql_names_it(database_url, statement, missing):
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn, pytest.raises(ProgrammingError) as raised:
+            conn.execute(text(statement))
+    finally:
+        engine.dispose()
+    assert schema_missing(raised.value) == missing
+
+
+@pytest.fixture
+def part_migrated_url(unmigrated_url: str) -> str:
+    """A database migrated to 0008 only: every table and column a command reads is there, but the
+    tallying triggers are older than the code that posts into it."""
+    upgrade(unmigrated_url, "0008")
+    return unmigrated_url
+
+
+@pytest.mark.parametrize("command", LEDGER_COMMANDS, ids=lambda c: "-".join(c[:2]))
+def test_a_database_migrated_part_way_is_said_to_need_db_upgrade_and_nothing_is_written(
+    pipeline_env, part_migrated_url, request_file, command
+):
+    env = dict(pipeline_env, TILLPOST_DATABASE_URL=part_migrated_url)
+
+    result = tillpost(env, *(part.format(file=request_file) for part in command))
+
+    line = _one_line_naming(result, "not migrated", "0008", HEAD, "tillpost db upgrade")
+    assert result.returncode == 3, line
+    engine = make_engine(part_migrated_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM sale_requests")).scalar() == 0
+            assert conn.execute(text("SELECT count(*) FROM batches")).scalar() == 0
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize("migrated_to", [None, "0005"])
+def test_the_intake_on_a_database_not_migrated_answers_json_naming_db_upgrade(
+    pipeline_env, unmigrated_url, tmp_path, migrated_to
+):
+    if migrated_to is not None:
+        upgrade(unmigrated_url, migrated_to)
+    env = intake_env(dict(pipeline_env, TILLPOST_DATABASE_URL=unmigrated_url))
+    posted = sale("S-1", [("TEA", "1")], [("CASH", "4.50")])
+
+    with running_intake(env, tmp_path / "intake.log", ready="/openapi.json") as client:
+        answers = {
+            "health": client.get("/healthz"),
+            "post": client.post("/v1/sales", json=posted, headers=bearer(KEY)),
+            "sale": client.get("/v1/sales/S-1", headers=bearer(KEY)),
+            "x": client.get("/v1/reports/x", params={"outlet": "ORCH", "date": "2025-03-01"}, headers=bearer(KEY)),
+            "z": client.get("/v1/reports/z", params={"outlet": "ORCH", "date": "2025-03-01"}, headers=bearer(KEY)),
+            "gst": client.get("/v1/reports/gst", params={"company": "ACME", "period": "2025Q1"}, headers=bearer(KEY)),
+        }
+
+    for route, answer in answers.items():
+        assert answer.status_code == 503, (route, answer.text)
+        assert answer.headers["content-type"] == "application/json", (route, answer.text)
+        assert "tillpost db upgrade" in json.dumps(answer.json()), (route, answer.text)
+    assert "Traceback" not in (tmp_path / "intake.log").read_text()
 
 
 def test_a_request_recorded_while_the_broker_is_down_is_said_to_be_safe(sessions, pipeline_env, request_file):

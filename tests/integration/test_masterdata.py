@@ -233,6 +233,7 @@ def test_a_file_with_several_bad_rows_reports_every_one_by_line_and_imports_noth
 
     # Then every problem is listed with its physical line, and nothing changed (not even TEA's good row)
     assert problems == [
+        (3, "name: holds a control character (U+000A)"),
         (3, "price: has more than 4 decimal places (1.23456)"),
         (3, "gst_rate: must be below 100 (100)"),
         (3, "cost: must not be negative (-1)"),
@@ -454,6 +455,31 @@ def test_an_address_too_long_or_holding_a_control_character_is_a_bad_row_naming_
         (5, "name: holds a control character (U+001B)"),
     ]
     assert addresses(sessions) == {"C001": None}  # make_shop's own customer: nothing was imported
+
+
+def test_a_line_break_or_tab_in_a_one_line_cell_is_a_bad_row_and_an_outlets_address_may_span_lines(
+    sessions: Sessions,
+) -> None:
+    """Only addresses span lines: a name holding a line break would print as two lines on a receipt."""
+    with sessions.begin() as session:
+        make_shop(session, products={})
+
+    companies = refused(
+        sessions,
+        "companies",
+        'code,name,uen,gst_registration_number,prices_include_gst\nK,"Kopi\nTOTAL S$0.00",U1,,true\n'
+        'L,"Tab\there",U2,,true\nM,"C\rR",U3,,true\nN,"N\x85EL",U4,,true\n',
+    )
+    load(sessions, "outlets", 'code,company,name,address\nORCH,ACME,Orchard,"  1 Orchard Rd  \r\n#01-01\n"\n')
+
+    assert companies == [
+        (2, "name: holds a control character (U+000A)"),
+        (4, "name: holds a control character (U+0009)"),
+        (5, "name: holds a control character (U+000D)"),
+        (7, "name: holds a control character (U+0085)"),  # the CR above counts as a line,
+    ]
+    with sessions() as session:
+        assert session.scalar(select(Outlet.address).where(Outlet.code == "ORCH")) == "1 Orchard Rd\n#01-01"
 
 
 def test_quantities_and_prices_too_large_for_what_derives_from_them_are_bad_rows(sessions: Sessions) -> None:

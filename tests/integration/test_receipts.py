@@ -6,13 +6,14 @@ original invoice and reason. In process through the use cases; one test end to e
 from __future__ import annotations
 
 import json
+import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from sqlalchemy import select, update
 
 from domain.followups import receipt_data
-from domain.tables import Company, Customer, Outlet, Receipt
+from domain.tables import Company, Customer, Outlet, Product, Receipt
 from domain.vocabulary import FollowUpKind
 from services.followups import run_follow_up
 from services.lookups import receipt_document
@@ -236,6 +237,85 @@ def test_an_address_with_markup_and_odd_characters_is_printed_as_written_and_esc
     assert f"Customer: Ben Lim (C001)\n{odd}\n" in receipt["text"]
     assert "Blk 5 &lt;Ang Mo Kio&gt; &amp; &quot;Ave&quot; 3<br>#08-1234, 新加坡 560005" in receipt["html"]
     assert "<Ang" not in receipt["html"]
+
+
+def test_line_breaks_and_control_characters_in_names_and_references_never_start_a_line_of_their_own(sessions, shop):
+    # Given master data and a tender reference carrying line breaks, a terminal escape and a
+    # right-to-left override (a reference comes from the till or the web shop as it was sent)
+    with sessions.begin() as s:
+        s.execute(update(Company).values(name='Kopi <script>alert("x")</script>\nTOTAL'))
+        s.execute(update(Outlet).values(name='"><img src=x onerror=alert(1)>\r'))
+        s.execute(update(Customer).values(name="Ben & Co\x85Lim"))
+        s.execute(update(Product).where(Product.sku == "TEA").values(name="Teh\r\nS$0.01\tTarik"))
+    body = sale("S-1", [("TEA", "1")], [("CARD", "4.50")], customer="C001")
+    body["tenders"][0]["reference"] = "ref\nChange  S$999.00\x1b[2J\u202e05.4"
+
+    receipt = receipt_of(sessions, post(sessions, body))
+
+    # Then each name and the reference stays on its own row, as one line, with no control character
+    text = receipt["text"]
+    for shown in (text, receipt["html"]):
+        for odd in ("\r", "\t", "\x1b", "\x85", "\u202e"):
+            assert odd not in shown, (odd, shown)
+    assert 'Kopi <script>alert("x")</script> TOTAL\n' in text
+    assert "Teh S$0.01 Tarik\n" in text
+    assert "Member: Ben & Co Lim (C001)\n" in text
+    lines = [line.strip() for line in text.splitlines()]
+    assert "TOTAL" not in lines
+    assert not any(line.startswith(("S$0.01", "Change  S$999.00")) for line in lines)
+    assert "CARD ref Change  S$999.00 [2J 05.4" in text
+    # And the HTML escapes all of it, its title included
+    assert "<script>" not in receipt["html"] and "<img" not in receipt["html"]
+    assert "Kopi &lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; TOTAL<br>" in receipt["html"]
+    assert "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;" in receipt["html"]
+
+
+def columns(line: str) -> int:
+    """How many columns a line takes on a receipt printer or a terminal: a wide (CJK) character
+    two, a combining mark none."""
+    return sum(0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+ADDRESS_28_COLUMNS = "Cafe\u0301 Ame\u0301lie 义顺第一大道一号"  # 30 characters, 28 columns
+
+
+def test_long_and_wide_names_are_centred_in_42_columns_and_amounts_stay_right_aligned(sessions, shop):
+    # Given names longer than a receipt is wide: Latin, Chinese (two columns a character), with
+    # combining accents, and a reference longer than a line
+    company = "Kopitiam Holdings " * 8 + "新加坡咖啡店有限公司" * 3
+    product = "Kaya toast set with soft-boiled eggs and kopi-c kosong " * 3 + "x" * 60
+    reference = "pi_" + "9" * 70
+    with sessions.begin() as s:
+        s.execute(update(Company).values(name=company.strip()))
+        s.execute(update(Outlet).values(address=ADDRESS_28_COLUMNS))
+        s.execute(update(Product).where(Product.sku == "TEA").values(name=product.strip()))
+    body = sale("S-1", [("TEA", "1")], [("CARD", "4.50")])
+    body["tenders"][0]["reference"] = reference
+
+    text = receipt_of(sessions, post(sessions, body))["text"]
+
+    # Then the company's lines are centred within 42 columns, each amount ends in column 42 beside
+    # its label's last line, and nothing is lost (a product's name is printed as it is)
+    company_lines = text.split("\n\n")[0].splitlines()
+    assert max(columns(line) for line in company_lines) <= 42, text
+    assert " " * 7 + ADDRESS_28_COLUMNS in company_lines, text  # (42 - 28) / 2 columns before it
+    assert f"{product.strip()}\n" in text
+    assert "".join(text.split()).count("".join(company.split())) == 1
+    assert "CARD" + reference in "".join(text.split())
+    assert amount_row("", "S$4.50").strip() in text
+    assert [line for line in text.splitlines() if line.endswith("S$4.50")] == [
+        amount_row("  1 x S$4.50", "S$4.50").rstrip("\n"),
+        amount_row("Subtotal", "S$4.50").rstrip("\n"),
+        amount_row("TOTAL", "S$4.50").rstrip("\n"),
+        line_ending_with(text, "S$4.50", "99"),
+    ]
+
+
+def line_ending_with(text: str, amount: str, before: str) -> str:
+    """The line holding `amount` whose label ends with `before` (a wrapped label's last line)."""
+    (line,) = [line for line in text.splitlines() if line.endswith(amount) and line.split()[0].endswith(before)]
+    assert columns(line) == 42
+    return line
 
 
 # End to end --------------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ def test_help_lists_every_command_of_cli_md(capsys):
     assert documented <= listed
 
 
-@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "soon", "86401"])
+@pytest.mark.parametrize("seconds", ["0", "-1", "nan", "soon", "86401", "inf", "1e309", "1e-300", "0.01"])
 def test_a_bad_watch_interval_exits_2_naming_it(seconds, capsys):
     assert cli.main(["batch", "show", "1", f"--watch={seconds}"]) == 2
     said = capsys.readouterr().err
