@@ -58,8 +58,29 @@ def worker(celery_args: tuple[str, ...]) -> int:
     from frontends.processes import exec_worker
 
     embedded.ensure_running(command_settings())
+    _refuse_a_database_not_migrated()
     exec_worker(list(celery_args))
     return 0  # not reached: the process became the worker
+
+
+def _refuse_a_database_not_migrated() -> None:
+    """A worker writes the schema this code knows: on a database that answers but is migrated to
+    another (or not at all) it does not start (NotMigrated: one line naming `tillpost db upgrade`,
+    exit 3), where it would post into old tables and triggers. A database that does not answer yet
+    is no reason to refuse: the worker starts and its tasks wait for it, as after a restart (a
+    container may well start before PostgreSQL)."""
+    from sqlalchemy.exc import DBAPIError
+
+    from domain.errors import TransientError
+    from services.unit_of_work import connect
+
+    db = connect(command_settings())
+    try:
+        db.answers()
+    except (TransientError, DBAPIError):
+        pass
+    finally:
+        db.dispose()
 
 
 @click.command()

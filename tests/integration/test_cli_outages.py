@@ -157,6 +157,15 @@ def test_a_database_migrated_part_way_is_said_to_need_db_upgrade_and_nothing_is_
         engine.dispose()
 
 
+def test_a_worker_does_not_start_on_a_database_migrated_part_way(pipeline_env, part_migrated_url):
+    env = dict(pipeline_env, TILLPOST_DATABASE_URL=part_migrated_url)
+
+    result = tillpost(env, "worker", timeout=60)  # a worker that started would run until killed
+
+    line = _one_line_naming(result, "not migrated", "0008", HEAD, "tillpost db upgrade")
+    assert result.returncode == 3, line
+
+
 @pytest.mark.parametrize("migrated_to", [None, "0005"])
 def test_the_intake_on_a_database_not_migrated_answers_json_naming_db_upgrade(
     pipeline_env, unmigrated_url, tmp_path, migrated_to
@@ -401,7 +410,10 @@ def test_services_stop_stops_the_embedded_servers_even_after_a_worker_ran(pipeli
         assert [(s["service"], s["state"]) for s in status] == [("database", "running"), ("broker", "running")]
         assert {s["data_dir"] for s in status} == {str(home / "pg"), str(home / "redis")}
 
-        # And `tillpost worker` ran on them and was stopped (its exec'ed process never tells pgserver it left)
+        # And `tillpost worker` ran on them (migrated: it refuses a database that is not) and was
+        # stopped (its exec'ed process never tells pgserver it left)
+        migrated = tillpost(env, "db", "upgrade")
+        assert migrated.returncode == 0, migrated.stderr
         log = tmp_path_factory.mktemp("svc-worker") / "worker.log"
         worker = start_tillpost(env, log, "worker", "-c", "1", "--without-gossip", "--without-mingle")
         try:
