@@ -189,6 +189,7 @@ def test_the_intake_on_a_database_not_migrated_answers_json_naming_db_upgrade(
         assert answer.status_code == 503, (route, answer.text)
         assert answer.headers["content-type"] == "application/json", (route, answer.text)
         assert "tillpost db upgrade" in json.dumps(answer.json()), (route, answer.text)
+    assert answers["health"].json()["database"] == "not migrated", answers["health"].text  # says which way
     assert "Traceback" not in (tmp_path / "intake.log").read_text()
 
 

@@ -181,7 +181,8 @@ def test_postgresql_down_is_503_with_retry_after_and_nothing_is_accepted(pipelin
         assert int(reply.headers["Retry-After"]) > 0
         assert "Traceback" not in reply.text
         # And /healthz says the database does not answer
-        assert client.get("/healthz").status_code == 503
+        health = client.get("/healthz")
+        assert (health.status_code, health.json()) == (503, {"database": "unreachable"}), health.text
 
 
 def test_broker_down_after_the_commit_is_still_202_and_the_request_waits_safely(shop, pipeline_env, tmp_path):
