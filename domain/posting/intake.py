@@ -23,8 +23,10 @@ def request_id_of(payload: Any) -> str:
     they came (a NUL, a lone surrogate), and says them in its reply."""
     if isinstance(payload, dict):
         rid = payload.get("request_id")
-        if isinstance(rid, str) and 0 < len(printable(rid)) <= 100:
-            return printable(rid)
+        if isinstance(rid, str):
+            shown = printable(rid)
+            if 0 < len(shown) <= 100:
+                return shown
     return ""
 
 
